@@ -1,0 +1,42 @@
+# The two commands: `make run` and `make test`. Both start from a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test install install-test serve scheduler db demo clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+db: install
+	$(FLASK) db upgrade
+
+demo: db
+	$(FLASK) demo load 2>/dev/null || true
+
+## run: install, migrate, load the demo into an empty database, serve on http://127.0.0.1:5000
+run: db
+	@$(FLASK) demo load || echo "(database already holds data: demo not loaded)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+## test: install with the test extras and run the whole suite (PostgreSQL too when TEST_DATABASE_URL is set)
+test: install-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

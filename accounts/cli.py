@@ -1,0 +1,100 @@
+"""`flask users ...`, `flask audit verify` and `flask backup PATH`."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from accounts import audit, services
+from database import utcnow
+from errors import DomainError
+from extensions import db
+from shelters import services as shelter_services
+
+users_cli = AppGroup("users", help="Create users and issue API tokens.")
+audit_cli = AppGroup("audit", help="Check the audit log.")
+
+
+def _fail(error: DomainError) -> None:
+    db.session.rollback()
+    raise click.ClickException(error.message)
+
+
+@users_cli.command("create")
+@click.argument("name")
+@click.option("--role", required=True, help="admin, secretariat, shelter_manager, police or partner")
+@click.option("--org", "org_code", help="the organisation's code")
+@click.option("--shelter", "shelter_codes", multiple=True, help="a shelter a manager runs (repeatable)")
+def create_user(name: str, role: str, org_code: str | None, shelter_codes: tuple[str, ...]) -> None:
+    """Create user NAME; the password is read from standard input (one line)."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        user = services.create_user(
+            db.session, None, utcnow(), username=name, password=password, role=role, organisation_code=org_code,
+            shelters=shelter_services.get_shelters(db.session, list(shelter_codes)),
+            password_min_length=current_app.config["SAFEHAVEN_PASSWORD_MIN_LENGTH"],
+        )
+    except DomainError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"created {user.username} ({user.role})")
+
+
+@users_cli.command("token")
+@click.argument("name")
+@click.option("--days", type=int, default=None, help="lifetime in days (default SAFEHAVEN_TOKEN_DAYS)")
+def token(name: str, days: int | None) -> None:
+    """Print a new API token for NAME, alone on the last line."""
+    try:
+        user = services.get_user(db.session, name)
+        raw = services.issue_token(db.session, None, utcnow(), user,
+                                   days or current_app.config["SAFEHAVEN_TOKEN_DAYS"])
+    except DomainError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"token for {name} (shown once; store it safely):")
+    click.echo(raw)
+
+
+@audit_cli.command("verify")
+def verify() -> None:
+    """Exit 0 when the audit chain is intact; otherwise name the first broken event."""
+    report = audit.verify_chain(db.session)
+    if report.ok:
+        click.echo(f"audit chain intact: {report.checked} events")
+        return
+    click.echo(f"audit chain broken at event {report.first_broken_id}: {report.problem} "
+               f"({report.checked} events before it are intact)", err=True)
+    sys.exit(1)
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(path: Path) -> None:
+    """Write a consistent copy of the database to PATH while the app runs.
+
+    SQLite: the online backup API (pages copied under a read transaction).
+    PostgreSQL: pg_dump in custom format (restore with pg_restore).
+    """
+    url = db.engine.url
+    if path.exists():
+        raise click.ClickException(f"{path} exists; choose a new file")
+    if url.get_backend_name() == "sqlite":
+        source = sqlite3.connect(url.database)
+        target = sqlite3.connect(path)
+        try:
+            with target:
+                source.backup(target)
+        finally:
+            target.close()
+            source.close()
+    else:
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        subprocess.run(["pg_dump", "--format=custom", f"--file={path}", dsn], check=True)
+    click.echo(f"backup written to {path}")

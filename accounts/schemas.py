@@ -1,0 +1,50 @@
+"""The API's shapes for organisations and users."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from accounts.models import OrganisationKind, Role
+
+
+class OrganisationIn(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Z0-9][A-Z0-9-]{1,15}$",
+                                                                  error="2-16 capitals, digits or dashes"))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    kind = fields.String(required=True, validate=validate.OneOf(list(OrganisationKind)))
+    mou_in_force = fields.Boolean(load_default=False)
+    mou_since = fields.Date(allow_none=True)
+
+
+class OrganisationOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    mou_in_force = fields.Boolean()
+    mou_since = fields.Date(allow_none=True)
+
+
+class OrganisationList(Schema):
+    organisations = fields.List(fields.Nested(OrganisationOut))
+
+
+class UserIn(Schema):
+    username = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9._-]{1,63}$",
+                                                                      error="2-64 lower-case letters, digits, . _ -"))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=256))
+    role = fields.String(required=True, validate=validate.OneOf(list(Role)))
+    organisation = fields.String(allow_none=True, validate=validate.Length(max=16))
+    shelters = fields.List(fields.String(validate=validate.Length(max=16)), load_default=list,
+                           validate=validate.Length(max=100))
+
+
+class UserOut(Schema):
+    username = fields.String()
+    role = fields.String()
+    organisation = fields.String(allow_none=True)
+    shelters = fields.List(fields.String())
+    active = fields.Boolean()
+
+
+class UserList(Schema):
+    users = fields.List(fields.Nested(UserOut))

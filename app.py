@@ -1,0 +1,147 @@
+"""The application factory: `flask --app app ...` and `create_app()` for servers and tests."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from config import Config
+from database import configure_sqlite
+from errors import DomainError
+from extensions import csrf, db, login_manager, migrate
+
+# Reachable without signing in; everything else needs a session (pages) or a token (API).
+PUBLIC_ENDPOINTS = frozenset({"accounts.login", "static", "health", "api-docs.openapi_json"})
+
+
+def create_app(config: Any = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config if config is not None else Config())
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'safehaven.db'}"
+
+    db.init_app(app)
+    with app.app_context():
+        configure_sqlite(db.engine)
+    migrate.init_app(app, db, directory=str(Path(__file__).with_name("migrations")))
+    csrf.init_app(app)
+    _init_login(app)
+    _register_api(app)
+    _register_pages(app)
+    _register_cli(app)
+    _register_hooks(app)
+    return app
+
+
+def _instance_secret(path: Path) -> str:
+    """A random key kept in the instance folder, so sessions survive restarts without configuration."""
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _init_login(app: Flask) -> None:
+    from accounts.models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please sign in."
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        uid, _, version = user_id.partition(":")
+        if not uid.isdigit() or not version.isdigit():
+            return None
+        user = db.session.get(User, int(uid))
+        # A password, role or status change bumps session_version and so ends older sessions.
+        if user is None or not user.active or user.session_version != int(version):
+            return None
+        return user
+
+
+def _register_api(app: Flask) -> None:
+    from accounts.api import blp as accounts_api
+    from rest import api
+    from shelters.api import blp as shelters_api
+
+    api.init_app(app, spec_kwargs={"security": [{"bearerAuth": []}]})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    for blp in (shelters_api, accounts_api):
+        api.register_blueprint(blp)
+        csrf.exempt(blp)  # bearer tokens, never cookies: nothing for a forged form to ride on
+
+
+def _register_pages(app: Flask) -> None:
+    from accounts.views import bp as accounts_bp
+    from shelters.views import bp as shelters_bp
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(shelters_bp)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/")
+    def index() -> Response:
+        return redirect(url_for("shelters.home"))
+
+
+def _register_cli(app: Flask) -> None:
+    from accounts.cli import audit_cli, backup_command, users_cli
+    from shelters.cli import demo_cli
+
+    for command in (users_cli, audit_cli, demo_cli, backup_command):
+        app.cli.add_command(command)
+
+
+def _register_hooks(app: Flask) -> None:
+    from werkzeug.exceptions import HTTPException
+
+    from rest import api, domain_error_response, is_api_request
+
+    @app.before_request
+    def require_login() -> Response | None:
+        db.session.info["ip"] = request.remote_addr
+        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None or is_api_request():
+            return None  # API blueprints check their bearer token themselves
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return None
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if response.mimetype == "text/html" or is_api_request():
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError) -> Any:
+        db.session.rollback()
+        if is_api_request():
+            return domain_error_response(error)
+        flash(error.message, "error")
+        return render_template("error.html", status=error.status, message=error.message), error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        if is_api_request():
+            return api.handle_http_exception(error)
+        return render_template("error.html", status=error.code, message=error.description), error.code

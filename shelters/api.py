@@ -1,0 +1,241 @@
+"""/api/v1 for shelters, cases and stays: the same services as the pages, as JSON."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from flask import g
+
+from accounts import audit
+from accounts.models import Role, User
+from accounts.permissions import ALL_ROLES, roles_required
+from database import utcnow
+from errors import NotAllowed, NotFound
+from extensions import db
+from rest import api_blueprint, error_response
+from shelters import permissions, schemas, services
+from shelters.models import Case, Shelter, Stay
+
+blp = api_blueprint("shelters_api", __name__, "Shelters, their residents, cases and stays")
+
+
+def _user() -> User:
+    return g.api_user
+
+
+def resident_json(stay: Stay) -> dict[str, Any]:
+    return {"stay_id": stay.id, "case_code": stay.case.code, "admitted_at": stay.admitted_at, "beds": stay.beds}
+
+
+def shelter_json(view: services.ShelterView, *, address: bool = False, residents: list[Stay] | None = None) -> dict:
+    s = view.shelter
+    data: dict[str, Any] = {
+        "code": s.code, "name": s.name, "kind": s.kind, "region": s.region, "municipality": s.municipality,
+        "lat": s.lat, "lon": s.lon, "capacity": s.capacity, "out_of_service": s.out_of_service,
+        "sexes": s.sexes, "ages": s.ages, "children_capacity": s.children_capacity, "services": s.services,
+        "languages": s.languages, "security": s.security, "status": s.status,
+        "operator": s.operator.code if s.operator else None, "version": s.version,
+        "occupied": view.occupancy.occupied, "reserved": view.occupancy.reserved, "available": view.available,
+        "residents_count": view.occupancy.residents, "utilisation_30d": view.utilisation_30d,
+        "last_headcount_at": s.last_headcount_at,
+    }
+    if address:
+        data["address"] = s.address
+    if residents is not None:
+        data["residents"] = [resident_json(stay) for stay in residents]
+    return data
+
+
+def _detail(user: User, shelter: Shelter, **extra: Any) -> dict[str, Any]:
+    """One shelter as `user` may see it; reading its address or residents is audited."""
+    now = utcnow()
+    view = services.shelter_views(db.session, now, [shelter])[0]
+    show_address = permissions.can_view_address(user, shelter)
+    residents = services.residents(db.session, shelter) if permissions.can_view_residents(user, shelter) else None
+    if show_address:
+        audit.record(db.session, actor=user, action="shelter.address_read", object_type="shelter",
+                     object_id=shelter.code, now=now)
+    if residents is not None:
+        audit.record(db.session, actor=user, action="shelter.residents_read", object_type="shelter",
+                     object_id=shelter.code, now=now, detail={"cases": [r.case.code for r in residents]})
+    data = shelter_json(view, address=show_address, residents=residents)
+    data.update(extra)
+    return data
+
+
+@blp.route("/shelters")
+@blp.response(200, schemas.ShelterList)
+@roles_required(*ALL_ROLES)
+def list_shelters() -> dict[str, Any]:
+    """Every shelter with capacity and free beds; partners get aggregates by region only."""
+    views = services.list_shelters(db.session, utcnow())
+    if permissions.can_list_shelters(_user()):
+        return {"shelters": [shelter_json(v) for v in views]}
+    regions: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"shelters": 0, "capacity": 0, "occupied": 0, "available": 0})
+    for v in views:
+        row = regions[v.shelter.region]
+        row["shelters"] += 1
+        row["capacity"] += v.shelter.usable
+        row["occupied"] += v.occupancy.occupied
+        row["available"] += v.available
+    return {"shelters": [], "regions": [{"region": r, **row} for r, row in sorted(regions.items())]}
+
+
+@blp.route("/shelters", methods=["POST"])
+@blp.arguments(schemas.ShelterCreate)
+@blp.response(201, schemas.ShelterOut)
+@roles_required(Role.ADMIN, Role.SECRETARIAT)
+def create_shelter(data: dict[str, Any]) -> dict[str, Any]:
+    """Register a shelter (admin, secretariat)."""
+    code = data.pop("code")
+    shelter = services.create_shelter(db.session, _user(), utcnow(), code, data)
+    body = _detail(_user(), shelter)
+    db.session.commit()
+    return body
+
+
+@blp.route("/shelters/<code>")
+@blp.response(200, schemas.ShelterOut)
+@roles_required(*ALL_ROLES)
+def get_shelter(code: str) -> dict[str, Any]:
+    """One shelter; its address and residents for those allowed."""
+    user = _user()
+    if not permissions.can_list_shelters(user):
+        raise NotAllowed("partners see aggregates only")
+    body = _detail(user, services.get_shelter(db.session, code))
+    db.session.commit()
+    return body
+
+
+@blp.route("/shelters/<code>", methods=["PATCH"])
+@blp.arguments(schemas.ShelterPatch)
+@blp.response(200, schemas.ShelterOut)
+@roles_required(Role.ADMIN, Role.SECRETARIAT, Role.SHELTER_MANAGER)
+def patch_shelter(data: dict[str, Any], code: str) -> dict[str, Any]:
+    """Change a shelter. Managers change their own shelters' capacity fields only. A stale version is 409."""
+    user = _user()
+    shelter = services.get_shelter(db.session, code)
+    allowed = permissions.editable_fields(user, shelter)
+    if not allowed:
+        raise NotFound(f"no shelter {code}") if user.role == Role.SHELTER_MANAGER else NotAllowed("not yours to change")
+    version = data.pop("version")
+    accept_overflow = data.pop("accept_overflow", False)
+    refused = sorted(set(data) - allowed)
+    if refused:
+        raise NotAllowed(f"you may not change {', '.join(refused)}", fields={f: "not allowed" for f in refused})
+    result = services.update_shelter(db.session, user, utcnow(), shelter, version, data,
+                                     accept_overflow=accept_overflow)
+    body = _detail(user, result.shelter, overflow=result.overflow)
+    db.session.commit()
+    return body
+
+
+@blp.route("/shelters/<code>/residents")
+@blp.response(200, schemas.ResidentList)
+@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
+def list_residents(code: str) -> dict[str, Any]:
+    """The open stays of a shelter (secretariat, its managers); 404 for anyone else."""
+    user = _user()
+    shelter = permissions.load_residents_shelter(db.session, user, code)
+    stays = services.residents(db.session, shelter)
+    audit.record(db.session, actor=user, action="shelter.residents_read", object_type="shelter",
+                 object_id=shelter.code, now=utcnow(), detail={"cases": [s.case.code for s in stays]})
+    db.session.commit()
+    return {"shelter": shelter.code, "residents": [resident_json(s) for s in stays]}
+
+
+@blp.route("/shelters/<code>/headcount", methods=["POST"])
+@blp.arguments(schemas.HeadcountIn)
+@blp.response(200, schemas.HeadcountOut)
+@blp.alt_response(409, description="the count disagrees with the records; both figures are given")
+@roles_required(Role.SHELTER_MANAGER)
+def headcount(data: dict[str, Any], code: str) -> Any:
+    """Confirm how many beds are taken. A count that disagrees is recorded and answered 409."""
+    user = _user()
+    shelter = services.get_shelter(db.session, code)
+    if not permissions.can_confirm_headcount(user, shelter):
+        raise NotFound(f"no shelter {code}")
+    count = services.confirm_headcount(db.session, user, utcnow(), shelter, data["occupied"])
+    db.session.commit()
+    if not count.matches:
+        return error_response(
+            409, "headcount_mismatch",
+            f"you counted {count.reported} beds taken, the records say {count.recorded}; "
+            "admit or discharge to correct the records, then confirm again",
+            {"occupied": "disagrees with the records"}, reported=count.reported, recorded=count.recorded,
+        )
+    return {"shelter": shelter.code, "occupied": count.reported, "recorded": count.recorded, "confirmed_at": count.at}
+
+
+@blp.route("/shelters/<code>/stays", methods=["POST"])
+@blp.arguments(schemas.AdmitIn)
+@blp.response(201, schemas.StayOut)
+@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
+def admit(data: dict[str, Any], code: str) -> dict[str, Any]:
+    """Admit a case directly (not through a placement request)."""
+    user = _user()
+    shelter = services.get_shelter(db.session, code)
+    if not permissions.can_admit(user, shelter):
+        raise NotFound(f"no shelter {code}")
+    case = services.get_case(db.session, data["case_code"])
+    stay = services.admit_case(db.session, user, utcnow(), shelter, case, data.get("admitted_at"))
+    db.session.commit()
+    return stay_json(stay)
+
+
+def stay_json(stay: Stay) -> dict[str, Any]:
+    return {"stay_id": stay.id, "case_code": stay.case.code, "shelter": stay.shelter.code, "beds": stay.beds,
+            "admitted_at": stay.admitted_at, "discharged_at": stay.discharged_at,
+            "discharge_reason": stay.discharge_reason}
+
+
+@blp.route("/stays/<int:stay_id>/discharge", methods=["POST"])
+@blp.arguments(schemas.DischargeIn)
+@blp.response(200, schemas.StayOut)
+@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
+def discharge(data: dict[str, Any], stay_id: int) -> dict[str, Any]:
+    """Discharge a resident with a reason ('other' needs a note)."""
+    user = _user()
+    stay = permissions.load_stay(db.session, user, stay_id)
+    services.discharge_stay(db.session, user, utcnow(), stay, data["reason"], data.get("note"),
+                            data.get("discharged_at"))
+    db.session.commit()
+    return stay_json(stay)
+
+
+@blp.route("/cases", methods=["POST"])
+@blp.arguments(schemas.CaseIn)
+@blp.response(201, schemas.CaseCreated)
+@roles_required(Role.POLICE, Role.SECRETARIAT)
+def create_case(data: dict[str, Any]) -> dict[str, Any]:
+    """Record a newly identified victim by a pseudonymous profile; returns the case code."""
+    case = services.create_case(db.session, _user(), utcnow(), data)
+    db.session.commit()
+    return {"case_code": case.code}
+
+
+def case_json(case: Case, stay: Stay | None) -> dict[str, Any]:
+    today = utcnow().date()
+    return {
+        "case_code": case.code, "sex": case.sex, "birth_year": case.birth_year, "age": case.age_on(today),
+        "nationality": case.nationality, "languages": case.languages, "exploitation": case.exploitation,
+        "needs": case.needs, "children": case.children, "risk": case.risk,
+        "trafficker_regions": case.trafficker_regions, "region": case.region, "identified_on": case.identified_on,
+        "status": case.status, "resolution": case.resolution,
+        "shelter": stay.shelter.code if stay else None, "stay_id": stay.id if stay else None,
+    }
+
+
+@blp.route("/cases/<code>")
+@blp.response(200, schemas.CaseOut)
+@roles_required(Role.SECRETARIAT, Role.POLICE, Role.SHELTER_MANAGER)
+def get_case(code: str) -> dict[str, Any]:
+    """A case's profile: secretariat, the officer who identified it, the manager of its shelter. Audited."""
+    user = _user()
+    case = permissions.load_case(db.session, user, code)
+    stay = services.open_stay(db.session, case)
+    services.record_case_read(db.session, user, utcnow(), case)
+    db.session.commit()
+    return case_json(case, stay)

@@ -1,0 +1,120 @@
+"""Occupancy and utilisation, computed in the database.
+
+One definition for the whole code base (boards, API, alerts, reports):
+
+- occupied: beds taken by open stays (a resident plus accompanying children);
+- reserved: beds held by live reservations;
+- available: usable beds (capacity - out of service) minus both, never below 0;
+- utilisation over N days: bed-nights occupied / bed-nights available, where a
+  night is counted at each midnight UTC. A stay occupies the nights from its
+  admission date up to, not including, its discharge date; the usable capacity
+  for a night is the one in force at that midnight (capacity history), so a
+  mid-window capacity change and backdated stays count exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import case, func, literal, select
+from sqlalchemy.orm import Session
+
+from database import epoch_day
+from shelters.models import CapacityChange, Reservation, Stay
+
+EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    occupied: int = 0
+    residents: int = 0
+    reserved: int = 0
+
+
+@dataclass(frozen=True)
+class Utilisation:
+    bed_nights_occupied: int
+    bed_nights_available: int
+
+    @property
+    def ratio(self) -> float | None:
+        if self.bed_nights_available <= 0:
+            return None
+        return self.bed_nights_occupied / self.bed_nights_available
+
+
+def available_beds(usable: int, occupancy: Occupancy) -> int:
+    return max(0, usable - occupancy.occupied - occupancy.reserved)
+
+
+def occupancy(session: Session, now: datetime, shelter_ids: Collection[int] | None = None) -> dict[int, Occupancy]:
+    """Occupied beds, residents and held beds per shelter id, in two grouped queries."""
+    stays = select(Stay.shelter_id, func.sum(Stay.beds), func.count()).where(Stay.discharged_at.is_(None))
+    holds = select(Reservation.shelter_id, func.sum(Reservation.beds)).where(
+        Reservation.released_at.is_(None), Reservation.held_until > now
+    )
+    if shelter_ids is not None:
+        stays = stays.where(Stay.shelter_id.in_(shelter_ids))
+        holds = holds.where(Reservation.shelter_id.in_(shelter_ids))
+    result: dict[int, Occupancy] = {}
+    for shelter_id, beds, residents in session.execute(stays.group_by(Stay.shelter_id)):
+        result[shelter_id] = Occupancy(occupied=int(beds), residents=int(residents))
+    for shelter_id, beds in session.execute(holds.group_by(Reservation.shelter_id)):
+        current = result.get(shelter_id, Occupancy())
+        result[shelter_id] = Occupancy(current.occupied, current.residents, int(beds))
+    return result
+
+
+def window(now: datetime, days: int) -> tuple[date, date]:
+    """The nights counted in the last `days` days: [first, end), end being today (tonight is not over)."""
+    end = now.astimezone(UTC).date()
+    return end - timedelta(days=days), end
+
+
+def _overlap(lo, hi, start: int, end: int):  # noqa: ANN001, ANN202 - SQL expressions
+    lo_c = case((lo > start, lo), else_=literal(start))
+    hi_c = case((hi < end, hi), else_=literal(end))
+    return case((hi_c > lo_c, hi_c - lo_c), else_=literal(0))
+
+
+def utilisation(
+    session: Session, now: datetime, days: int, shelter_ids: Collection[int] | None = None
+) -> dict[int, Utilisation]:
+    """Bed-nights occupied and available per shelter id over the `days` nights before today."""
+    first, end = window(now, days)
+    start_day, end_day = (first - EPOCH).days, (end - EPOCH).days
+    start_at = datetime.combine(first, time(), UTC)
+
+    adm = epoch_day(Stay.admitted_at)
+    dis = case((Stay.discharged_at.is_(None), literal(end_day)), else_=epoch_day(Stay.discharged_at))
+    occupied_q = (
+        select(Stay.shelter_id, func.sum(Stay.beds * _overlap(adm, dis, start_day, end_day)))
+        .where(Stay.discharged_at.is_(None) | (Stay.discharged_at >= start_at))
+        .group_by(Stay.shelter_id)
+    )
+
+    changes = select(
+        CapacityChange.shelter_id.label("shelter_id"),
+        (CapacityChange.capacity - CapacityChange.out_of_service).label("usable"),
+        epoch_day(CapacityChange.effective_at).label("from_day"),
+        func.lead(epoch_day(CapacityChange.effective_at), 1, end_day)
+        .over(partition_by=CapacityChange.shelter_id, order_by=(CapacityChange.effective_at, CapacityChange.id))
+        .label("to_day"),
+    )
+    if shelter_ids is not None:
+        changes = changes.where(CapacityChange.shelter_id.in_(shelter_ids))
+        occupied_q = occupied_q.where(Stay.shelter_id.in_(shelter_ids))
+    periods = changes.subquery()
+    available_q = select(
+        periods.c.shelter_id, func.sum(periods.c.usable * _overlap(periods.c.from_day, periods.c.to_day, start_day, end_day))
+    ).group_by(periods.c.shelter_id)
+
+    occupied = {sid: int(n or 0) for sid, n in session.execute(occupied_q)}
+    available = {sid: int(n or 0) for sid, n in session.execute(available_q)}
+    return {
+        sid: Utilisation(occupied.get(sid, 0), available.get(sid, 0))
+        for sid in set(occupied) | set(available)
+    }

@@ -1,0 +1,179 @@
+"""The API's shapes for shelters, cases and stays: they validate input and generate the OpenAPI document."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from shelters.models import SERVICES, Ages, DischargeReason, Risk, Security, Sex, ShelterStatus
+from shelters.services import MAX_BEDS, MAX_CHILDREN
+
+LANG = fields.String(validate=validate.Regexp(r"^[a-z]{2}$", error="ISO 639-1 code, two lower-case letters"))
+REGION = validate.Length(min=1, max=64)
+
+
+def _codes(allowed: tuple[str, ...] | list[str]) -> fields.List:
+    return fields.List(fields.String(validate=validate.OneOf(list(allowed))), validate=validate.Length(max=50))
+
+
+class ShelterFields(Schema):
+    """Writable shelter fields; shared by create and patch."""
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    kind = fields.String(validate=validate.OneOf(["state", "ngo", "interim"]))
+    region = fields.String(validate=REGION)
+    municipality = fields.String(allow_none=True, validate=validate.Length(max=64))
+    lat = fields.Float(allow_none=True, validate=validate.Range(-90, 90), allow_nan=False)
+    lon = fields.Float(allow_none=True, validate=validate.Range(-180, 180), allow_nan=False)
+    address = fields.String(allow_none=True, validate=validate.Length(max=500))
+    capacity = fields.Integer(strict=True, validate=validate.Range(0, MAX_BEDS))
+    out_of_service = fields.Integer(strict=True, validate=validate.Range(0, MAX_BEDS))
+    sexes = fields.List(fields.String(validate=validate.OneOf(list(Sex))), validate=validate.Length(min=1, max=2))
+    ages = fields.String(validate=validate.OneOf(list(Ages)))
+    children_capacity = fields.Integer(strict=True, validate=validate.Range(0, MAX_BEDS))
+    services = _codes(SERVICES)
+    languages = fields.List(LANG, validate=validate.Length(max=30))
+    security = fields.String(validate=validate.OneOf(list(Security)))
+    status = fields.String(validate=validate.OneOf(list(ShelterStatus)))
+    operator = fields.String(allow_none=True, validate=validate.Length(max=16))
+
+
+class ShelterCreate(ShelterFields):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Z0-9][A-Z0-9-]{0,15}$",
+                                                                  error="1-16 capitals, digits or dashes"))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    region = fields.String(required=True, validate=REGION)
+    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(0, MAX_BEDS))
+
+
+class ShelterPatch(ShelterFields):
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(1, 2**31 - 1),
+                             metadata={"description": "the version you read; a stale one is refused with 409"})
+    accept_overflow = fields.Boolean(load_default=False,
+                                     metadata={"description": "save a capacity below the beds taken, reporting the overflow"})
+
+
+class ResidentOut(Schema):
+    stay_id = fields.Integer()
+    case_code = fields.String()
+    admitted_at = fields.DateTime()
+    beds = fields.Integer()
+
+
+class ShelterOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    region = fields.String()
+    municipality = fields.String(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    address = fields.String(allow_none=True, metadata={"description": "present only for those allowed to see it"})
+    capacity = fields.Integer()
+    out_of_service = fields.Integer()
+    sexes = fields.List(fields.String())
+    ages = fields.String()
+    children_capacity = fields.Integer()
+    services = fields.List(fields.String())
+    languages = fields.List(fields.String())
+    security = fields.String()
+    status = fields.String()
+    operator = fields.String(allow_none=True)
+    version = fields.Integer()
+    occupied = fields.Integer()
+    reserved = fields.Integer()
+    available = fields.Integer()
+    residents_count = fields.Integer()
+    utilisation_30d = fields.Float(allow_none=True)
+    last_headcount_at = fields.DateTime(allow_none=True)
+    residents = fields.List(fields.Nested(ResidentOut), metadata={"description": "present only for those allowed"})
+    overflow = fields.Integer(metadata={"description": "after a capacity change: beds taken beyond usable"})
+
+
+class RegionAggregate(Schema):
+    region = fields.String()
+    shelters = fields.Integer()
+    capacity = fields.Integer()
+    occupied = fields.Integer()
+    available = fields.Integer()
+
+
+class ShelterList(Schema):
+    shelters = fields.List(fields.Nested(ShelterOut))
+    regions = fields.List(fields.Nested(RegionAggregate), metadata={"description": "partners: aggregates only"})
+
+
+class ResidentList(Schema):
+    shelter = fields.String()
+    residents = fields.List(fields.Nested(ResidentOut))
+
+
+class HeadcountIn(Schema):
+    occupied = fields.Integer(required=True, strict=True, validate=validate.Range(0, MAX_BEDS))
+
+
+class HeadcountOut(Schema):
+    shelter = fields.String()
+    occupied = fields.Integer()
+    recorded = fields.Integer()
+    confirmed_at = fields.DateTime()
+
+
+class CaseIn(Schema):
+    sex = fields.String(required=True, validate=validate.OneOf(list(Sex)))
+    age = fields.Integer(strict=True, validate=validate.Range(0, 120))
+    birth_year = fields.Integer(strict=True, validate=validate.Range(1900, 2100))
+    nationality = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="ISO 3166 alpha-2 code"))
+    languages = fields.List(LANG, load_default=list, validate=validate.Length(max=20))
+    exploitation = _codes(["sexual", "labour", "begging", "criminal_activity", "forced_marriage", "other"])
+    needs = _codes(SERVICES)
+    children = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, MAX_CHILDREN))
+    risk = fields.String(load_default=Risk.MEDIUM.value, validate=validate.OneOf(list(Risk)))
+    trafficker_regions = fields.List(fields.String(validate=REGION), load_default=list,
+                                     validate=validate.Length(max=30))
+    region = fields.String(allow_none=True, validate=REGION, metadata={"description": "where the victim is now"})
+    identified_on = fields.Date()
+
+
+class CaseCreated(Schema):
+    case_code = fields.String()
+
+
+class CaseOut(Schema):
+    case_code = fields.String()
+    sex = fields.String()
+    birth_year = fields.Integer()
+    age = fields.Integer()
+    nationality = fields.String()
+    languages = fields.List(fields.String())
+    exploitation = fields.List(fields.String())
+    needs = fields.List(fields.String())
+    children = fields.Integer()
+    risk = fields.String()
+    trafficker_regions = fields.List(fields.String())
+    region = fields.String(allow_none=True)
+    identified_on = fields.Date()
+    status = fields.String()
+    resolution = fields.String(allow_none=True)
+    shelter = fields.String(allow_none=True, metadata={"description": "where the case stays now, if anywhere"})
+    stay_id = fields.Integer(allow_none=True)
+
+
+class AdmitIn(Schema):
+    case_code = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    admitted_at = fields.AwareDateTime(metadata={"description": "past times allowed, future refused"})
+
+
+class DischargeIn(Schema):
+    reason = fields.String(required=True, validate=validate.OneOf(list(DischargeReason)))
+    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    discharged_at = fields.AwareDateTime()
+
+
+class StayOut(Schema):
+    stay_id = fields.Integer()
+    case_code = fields.String()
+    shelter = fields.String()
+    beds = fields.Integer()
+    admitted_at = fields.DateTime()
+    discharged_at = fields.DateTime(allow_none=True)
+    discharge_reason = fields.String(allow_none=True)

@@ -1,0 +1,499 @@
+"""The shelter registry, cases, admissions, discharges and headcounts.
+
+Plain functions: they take the session, the acting user and `now`, flush, and
+raise the exceptions of `errors`; the caller commits once. Permission checks
+on the record are the caller's (see shelters.permissions); these functions
+enforce the rules that keep the data whole, whoever calls them.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from accounts import audit
+from accounts.models import Organisation, User
+from errors import AlreadyDone, Conflict, Invalid, NotFound, ShelterFull, ShelterNotOpen, StaleVersion
+from shelters import figures
+from shelters.models import (
+    SERVICES,
+    Ages,
+    CapacityChange,
+    Case,
+    CaseStatus,
+    DischargeReason,
+    Headcount,
+    Reservation,
+    Risk,
+    Security,
+    Sex,
+    Shelter,
+    ShelterStatus,
+    Stay,
+)
+
+SHELTER_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,15}$")
+CASE_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O or 1/I to misread over a phone
+LANGUAGE_CODE = re.compile(r"^[a-z]{2}$")
+COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
+MAX_BEDS = 10_000
+MAX_CHILDREN = 20
+
+SHELTER_FIELDS = (
+    "name", "kind", "region", "municipality", "lat", "lon", "address", "capacity", "out_of_service", "sexes",
+    "ages", "children_capacity", "services", "languages", "security", "status", "operator",
+)
+CAPACITY_FIELDS = frozenset({"capacity", "out_of_service"})
+
+
+# --- reading -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShelterView:
+    """A shelter with its live figures, as lists and boards show it."""
+
+    shelter: Shelter
+    occupancy: figures.Occupancy
+    utilisation_30d: float | None
+
+    @property
+    def available(self) -> int:
+        return figures.available_beds(self.shelter.usable, self.occupancy)
+
+
+def get_shelter(session: Session, code: str) -> Shelter:
+    shelter = session.scalar(select(Shelter).where(Shelter.code == code))
+    if shelter is None:
+        raise NotFound(f"no shelter {code}", fields={"shelter": "unknown"})
+    return shelter
+
+
+def get_shelters(session: Session, codes: Sequence[str]) -> list[Shelter]:
+    """The shelters with these codes, in the order given; Invalid naming any unknown code."""
+    found = {s.code: s for s in session.scalars(select(Shelter).where(Shelter.code.in_(list(codes))))}
+    missing = [c for c in codes if c not in found]
+    if missing:
+        raise Invalid(f"unknown shelter {', '.join(missing)}", fields={"shelters": "unknown"})
+    return [found[c] for c in codes]
+
+
+def shelter_views(session: Session, now: datetime, shelters: Sequence[Shelter]) -> list[ShelterView]:
+    """Live figures for many shelters in a fixed number of queries."""
+    ids = [s.id for s in shelters]
+    occ = figures.occupancy(session, now, ids)
+    util = figures.utilisation(session, now, 30, ids)
+    return [
+        ShelterView(s, occ.get(s.id, figures.Occupancy()), util[s.id].ratio if s.id in util else None)
+        for s in shelters
+    ]
+
+
+def list_shelters(session: Session, now: datetime) -> list[ShelterView]:
+    return shelter_views(session, now, list(session.scalars(select(Shelter).order_by(Shelter.code))))
+
+
+def residents(session: Session, shelter: Shelter) -> list[Stay]:
+    """Open stays of a shelter, oldest admission first."""
+    return list(
+        session.scalars(
+            select(Stay)
+            .where(Stay.shelter_id == shelter.id, Stay.discharged_at.is_(None))
+            .order_by(Stay.admitted_at, Stay.id)
+        )
+    )
+
+
+def get_case(session: Session, code: str) -> Case:
+    case = session.scalar(select(Case).where(Case.code == code))
+    if case is None:
+        raise NotFound(f"no case {code}", fields={"case_code": "unknown"})
+    return case
+
+
+def open_stay(session: Session, case: Case) -> Stay | None:
+    return session.scalar(select(Stay).where(Stay.case_id == case.id, Stay.discharged_at.is_(None)))
+
+
+def get_stay(session: Session, stay_id: int) -> Stay:
+    stay = session.get(Stay, stay_id)
+    if stay is None:
+        raise NotFound(f"no stay {stay_id}", fields={"stay": "unknown"})
+    return stay
+
+
+# --- shelters ----------------------------------------------------------------------------------------------
+
+
+def _check_list(name: str, values: Any, allowed: Sequence[str] | None = None, pattern: re.Pattern | None = None) -> list[str]:
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+        raise Invalid(f"{name} must be a list of codes", fields={name: "list of strings"})
+    out = list(dict.fromkeys(values))
+    bad = [v for v in out if (allowed is not None and v not in allowed) or (pattern and not pattern.match(v))]
+    if bad:
+        raise Invalid(f"unknown {name}: {', '.join(bad[:5])}", fields={name: "unknown value"})
+    return out
+
+
+def _check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise Invalid(f"{name} must be one of {', '.join(allowed)}", fields={name: "unknown value"})
+    return value
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise Invalid(f"{name} must be a whole number from {low} to {high}", fields={name: f"{low}..{high}"})
+    return value
+
+
+def _check_text(name: str, value: Any, max_length: int, required: bool = True) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise Invalid(f"{name} is required", fields={name: "required"})
+        return None
+    if not isinstance(value, str) or len(value) > max_length:
+        raise Invalid(f"{name} must be text of at most {max_length} characters", fields={name: f"<= {max_length}"})
+    return value.strip()
+
+
+def _clean_shelter_values(session: Session, values: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(values) - set(SHELTER_FIELDS)
+    if unknown:
+        raise Invalid(f"unknown field {', '.join(sorted(unknown))}", fields={f: "unknown field" for f in unknown})
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        match key:
+            case "name":
+                clean[key] = _check_text(key, value, 200)
+            case "kind":
+                clean[key] = _check_choice(key, value, ("state", "ngo", "interim"))
+            case "region":
+                clean[key] = _check_text(key, value, 64)
+            case "municipality":
+                clean[key] = _check_text(key, value, 64, required=False)
+            case "address":
+                clean[key] = _check_text(key, value, 500, required=False)
+            case "lat" | "lon":
+                limit = 90 if key == "lat" else 180
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                         or not -limit <= value <= limit):
+                    raise Invalid(f"{key} must be a number from -{limit} to {limit}", fields={key: "out of range"})
+                clean[key] = None if value is None else float(value)
+            case "capacity" | "out_of_service":
+                clean[key] = _check_int(key, value, 0, MAX_BEDS)
+            case "children_capacity":
+                clean[key] = _check_int(key, value, 0, MAX_BEDS)
+            case "sexes":
+                clean[key] = _check_list(key, value, tuple(Sex))
+                if not clean[key]:
+                    raise Invalid("a shelter takes at least one sex", fields={key: "empty"})
+            case "ages":
+                clean[key] = _check_choice(key, value, tuple(Ages))
+            case "services":
+                clean[key] = _check_list(key, value, SERVICES)
+            case "languages":
+                clean[key] = _check_list(key, value, pattern=LANGUAGE_CODE)
+            case "security":
+                clean[key] = _check_choice(key, value, tuple(Security))
+            case "status":
+                clean[key] = _check_choice(key, value, tuple(ShelterStatus))
+            case "operator":
+                if value is None:
+                    clean["operator"] = None
+                else:
+                    org = session.scalar(select(Organisation).where(Organisation.code == value))
+                    if org is None:
+                        raise Invalid(f"unknown organisation {value}", fields={"operator": "unknown"})
+                    clean["operator"] = org
+    return clean
+
+
+def create_shelter(session: Session, actor: User | None, now: datetime, code: str, values: Mapping[str, Any]) -> Shelter:
+    """Register a shelter. Raises Invalid for bad values, Conflict when the code is taken."""
+    if not isinstance(code, str) or not SHELTER_CODE.match(code):
+        raise Invalid("code must be 1-16 capitals, digits or dashes", fields={"code": "invalid"})
+    for required in ("name", "region", "capacity"):
+        if required not in values:
+            raise Invalid(f"{required} is required", fields={required: "required"})
+    clean = _clean_shelter_values(session, values)
+    if clean.get("out_of_service", 0) > clean["capacity"]:
+        raise Invalid("out_of_service cannot exceed capacity", fields={"out_of_service": "above capacity"})
+    if session.scalar(select(Shelter.id).where(Shelter.code == code)):
+        raise Conflict(f"shelter {code} exists already", code="duplicate", fields={"code": "taken"})
+    shelter = Shelter(code=code, **clean)
+    session.add(shelter)
+    session.flush()
+    session.add(CapacityChange(shelter_id=shelter.id, effective_at=now, capacity=shelter.capacity,
+                               out_of_service=shelter.out_of_service, changed_by_id=actor.id if actor else None))
+    audit.record(session, actor=actor, action="shelter.create", object_type="shelter", object_id=code, now=now)
+    return shelter
+
+
+@dataclass(frozen=True)
+class ShelterUpdate:
+    shelter: Shelter
+    changed: tuple[str, ...]
+    overflow: int  # beds occupied beyond the new usable capacity, reported, never hidden
+
+
+def update_shelter(
+    session: Session,
+    actor: User | None,
+    now: datetime,
+    shelter: Shelter,
+    expected_version: int,
+    changes: Mapping[str, Any],
+    *,
+    accept_overflow: bool = False,
+) -> ShelterUpdate:
+    """Change a shelter's fields, refusing a stale edit.
+
+    Raises StaleVersion when `expected_version` is not the stored one (someone
+    saved in between), Invalid for bad values, and Conflict
+    (`capacity_below_occupancy`) when usable beds would fall below the beds
+    taken, unless `accept_overflow` says the caller has seen the overflow.
+    """
+    locked = _lock_shelter(session, shelter)
+    if expected_version != locked.version:
+        raise StaleVersion(
+            f"shelter {locked.code} was changed by someone else (version {locked.version}, yours {expected_version}); "
+            "reload and try again",
+            fields={"version": "stale"},
+            details={"current_version": locked.version},
+        )
+    clean = _clean_shelter_values(session, changes)
+    capacity = clean.get("capacity", locked.capacity)
+    out_of_service = clean.get("out_of_service", locked.out_of_service)
+    if out_of_service > capacity:
+        raise Invalid("out_of_service cannot exceed capacity", fields={"out_of_service": "above capacity"})
+    occ = figures.occupancy(session, now, [locked.id]).get(locked.id, figures.Occupancy())
+    overflow = max(0, occ.occupied - (capacity - out_of_service))
+    capacity_changed = (capacity, out_of_service) != (locked.capacity, locked.out_of_service)
+    if capacity_changed and overflow and not accept_overflow:
+        raise Conflict(
+            f"{occ.occupied} beds are taken but only {capacity - out_of_service} would be usable; "
+            "confirm the overflow to save",
+            code="capacity_below_occupancy",
+            fields={"capacity": "below occupancy"},
+            details={"occupied": occ.occupied, "usable": capacity - out_of_service, "overflow": overflow},
+        )
+    changed = tuple(k for k, v in clean.items() if getattr(locked, k) != v)
+    for key in changed:
+        setattr(locked, key, clean[key])
+    if capacity_changed:
+        session.add(CapacityChange(shelter_id=locked.id, effective_at=now, capacity=capacity,
+                                   out_of_service=out_of_service, changed_by_id=actor.id if actor else None))
+    session.flush()
+    audit.record(session, actor=actor, action="shelter.update", object_type="shelter", object_id=locked.code,
+                 now=now, detail={"fields": sorted(changed), "overflow": overflow})
+    return ShelterUpdate(locked, changed, overflow if capacity_changed else 0)
+
+
+def _lock_shelter(session: Session, shelter: Shelter) -> Shelter:
+    """Re-read the shelter row under a write lock (FOR UPDATE on PostgreSQL; SQLite's
+    BEGIN IMMEDIATE already holds the database lock), so its free beds cannot change under us."""
+    return session.scalars(
+        select(Shelter).where(Shelter.id == shelter.id).with_for_update().execution_options(populate_existing=True)
+    ).one()
+
+
+# --- cases -------------------------------------------------------------------------------------------------
+
+
+def _new_case_code(session: Session, now: datetime) -> str:
+    for _ in range(20):
+        code = f"VOT-{now:%y}-" + "".join(secrets.choice(CASE_CODE_ALPHABET) for _ in range(6))
+        if not session.scalar(select(Case.id).where(Case.code == code)):
+            return code
+    raise Conflict("could not allocate a case code; try again", code="busy")
+
+
+def create_case(session: Session, actor: User | None, now: datetime, values: Mapping[str, Any]) -> Case:
+    """Record a newly identified victim by a pseudonymous profile; assigns the case code.
+
+    Exactly one of `age` and `birth_year` must be given. Raises Invalid naming the field.
+    """
+    identified_on = values.get("identified_on") or now.date()
+    if not isinstance(identified_on, date) or isinstance(identified_on, datetime):
+        raise Invalid("identified_on must be a date", fields={"identified_on": "date"})
+    if identified_on > now.date():
+        raise Invalid("identified_on cannot be in the future", fields={"identified_on": "in the future"})
+    if identified_on.year < 1990:
+        raise Invalid("identified_on is too far in the past", fields={"identified_on": "before 1990"})
+    age, birth_year = values.get("age"), values.get("birth_year")
+    if (age is None) == (birth_year is None):
+        raise Invalid("give either age or birth_year", fields={"age": "age or birth_year", "birth_year": "age or birth_year"})
+    if age is not None:
+        birth_year = identified_on.year - _check_int("age", age, 0, 120)
+    else:
+        _check_int("birth_year", birth_year, identified_on.year - 120, identified_on.year)
+    nationality = values.get("nationality")
+    if not isinstance(nationality, str) or not COUNTRY_CODE.match(nationality):
+        raise Invalid("nationality must be an ISO 3166 alpha-2 code such as AL or MD", fields={"nationality": "invalid"})
+    case = Case(
+        code=_new_case_code(session, now),
+        sex=_check_choice("sex", values.get("sex"), tuple(Sex)),
+        birth_year=birth_year,
+        nationality=nationality,
+        languages=_check_list("languages", values.get("languages", []), pattern=LANGUAGE_CODE),
+        exploitation=_check_list("exploitation", values.get("exploitation", []),
+                                 ("sexual", "labour", "begging", "criminal_activity", "forced_marriage", "other")),
+        needs=_check_list("needs", values.get("needs", []), SERVICES),
+        children=_check_int("children", values.get("children", 0), 0, MAX_CHILDREN),
+        risk=_check_choice("risk", values.get("risk", Risk.MEDIUM), tuple(Risk)),
+        trafficker_regions=[r.strip() for r in _check_list("trafficker_regions", values.get("trafficker_regions", []))
+                            if r.strip()],
+        region=_check_text("region", values.get("region"), 64, required=False),
+        identified_on=identified_on,
+        identified_by_org_id=actor.organisation_id if actor else None,
+        created_by_id=actor.id if actor else None,
+        status=CaseStatus.IDENTIFIED,
+    )
+    session.add(case)
+    session.flush()
+    audit.record(session, actor=actor, action="case.create", object_type="case", object_id=case.code, now=now)
+    return case
+
+
+def record_case_read(session: Session, actor: User, now: datetime, case: Case) -> None:
+    """Every read of a case's profile is audited."""
+    audit.record(session, actor=actor, action="case.read", object_type="case", object_id=case.code, now=now)
+
+
+# --- stays -------------------------------------------------------------------------------------------------
+
+
+def admit_case(
+    session: Session,
+    actor: User | None,
+    now: datetime,
+    shelter: Shelter,
+    case: Case,
+    admitted_at: datetime | None = None,
+    *,
+    reservation: Reservation | None = None,
+) -> Stay:
+    """Open a stay for `case` in `shelter`, taking 1 + its accompanying children beds.
+
+    A past `admitted_at` is allowed (the records catch up), a future one is not.
+    `reservation`, when given, is a live hold at this shelter that the admission
+    consumes. Raises Invalid (future time), ShelterNotOpen, AlreadyDone (the case
+    has an open stay) and ShelterFull, checked under the shelter's write lock so
+    two admissions can never both take the last bed.
+    """
+    admitted_at = admitted_at or now
+    if admitted_at > now:
+        raise Invalid("admitted_at cannot be in the future", fields={"admitted_at": "in the future"})
+    locked = _lock_shelter(session, shelter)
+    if locked.status != ShelterStatus.OPEN:
+        raise ShelterNotOpen(f"shelter {locked.code} is {locked.status}", fields={"shelter": locked.status})
+    current = open_stay(session, case)
+    if current is not None:
+        raise AlreadyDone(f"case {case.code} is already staying in a shelter", code="case_already_placed",
+                          fields={"case_code": "has an open stay"})
+    beds = 1 + case.children
+    occ = figures.occupancy(session, now, [locked.id]).get(locked.id, figures.Occupancy())
+    held_for_us = 0
+    if reservation is not None:
+        if reservation.shelter_id != locked.id or reservation.released_at is not None or reservation.held_until <= now:
+            raise Conflict("the reservation is not live at this shelter", code="reservation_not_live")
+        held_for_us = reservation.beds
+    free = locked.usable - occ.occupied - (occ.reserved - held_for_us)
+    if free < beds:
+        raise ShelterFull(
+            f"no free bed: {occ.occupied + occ.reserved} of {locked.usable} taken"
+            if free <= 0 else f"not enough free beds: {free} free, {beds} needed",
+            fields={"shelter": "full"},
+            details={"usable": locked.usable, "occupied": occ.occupied, "reserved": occ.reserved, "needed": beds},
+        )
+    if reservation is not None:
+        reservation.released_at = now
+        reservation.release_reason = "admitted"
+    stay = Stay(case_id=case.id, shelter_id=locked.id, beds=beds, admitted_at=admitted_at,
+                admitted_by_id=actor.id if actor else None)
+    session.add(stay)
+    case.status = CaseStatus.PLACED
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the one-open-stay index caught a concurrent admission
+        raise AlreadyDone(f"case {case.code} is already staying in a shelter", code="case_already_placed",
+                          fields={"case_code": "has an open stay"}) from exc
+    audit.record(session, actor=actor, action="stay.admit", object_type="case", object_id=case.code, now=now,
+                 detail={"shelter": locked.code, "stay": stay.id, "beds": beds})
+    return stay
+
+
+def discharge_stay(
+    session: Session,
+    actor: User | None,
+    now: datetime,
+    stay: Stay,
+    reason: str,
+    note: str | None = None,
+    discharged_at: datetime | None = None,
+) -> Stay:
+    """Close a stay with a reason from DischargeReason ('other' needs a note).
+
+    Raises Invalid (unknown reason, missing note, future or pre-admission time)
+    and AlreadyDone when the stay is closed already.
+    """
+    if reason not in set(DischargeReason):
+        raise Invalid(f"reason must be one of {', '.join(DischargeReason)}", fields={"reason": "unknown"})
+    note = _check_text("note", note, 1000, required=reason == DischargeReason.OTHER)
+    discharged_at = discharged_at or now
+    if discharged_at > now:
+        raise Invalid("discharged_at cannot be in the future", fields={"discharged_at": "in the future"})
+    _lock_shelter(session, stay.shelter)
+    session.refresh(stay)
+    if stay.discharged_at is not None:
+        raise AlreadyDone(f"stay {stay.id} was discharged already", fields={"stay": "discharged"})
+    if discharged_at < stay.admitted_at:
+        raise Invalid("discharged_at is before the admission", fields={"discharged_at": "before admission"})
+    stay.discharged_at = discharged_at
+    stay.discharge_reason = reason
+    stay.discharge_note = note
+    stay.discharged_by_id = actor.id if actor else None
+    stay.case.status = CaseStatus.DISCHARGED
+    if reason != DischargeReason.TRANSFERRED:
+        stay.case.resolution = reason
+    session.flush()
+    audit.record(session, actor=actor, action="stay.discharge", object_type="case", object_id=stay.case.code,
+                 now=now, detail={"shelter": stay.shelter.code, "stay": stay.id, "reason": reason})
+    return stay
+
+
+# --- headcounts --------------------------------------------------------------------------------------------
+
+
+def confirm_headcount(session: Session, actor: User | None, now: datetime, shelter: Shelter, reported: int) -> Headcount:
+    """Record a manager's count of beds taken against the records.
+
+    The headcount is always recorded; only a matching one counts as a
+    confirmation (`last_headcount_at`). The caller answers a mismatch with 409
+    and both figures.
+    """
+    _check_int("occupied", reported, 0, MAX_BEDS)
+    locked = _lock_shelter(session, shelter)
+    recorded = figures.occupancy(session, now, [locked.id]).get(locked.id, figures.Occupancy()).occupied
+    headcount = Headcount(shelter_id=locked.id, at=now, reported=reported, recorded=recorded,
+                          by_user_id=actor.id if actor else None)
+    session.add(headcount)
+    if headcount.matches:
+        # A Core update: a confirmation is not an edit, so it must not make a
+        # manager's open edit form stale by bumping the row version.
+        session.execute(update(Shelter).where(Shelter.id == locked.id).values(last_headcount_at=now))
+        session.expire(locked, ["last_headcount_at"])
+    session.flush()
+    audit.record(session, actor=actor, action="shelter.headcount", object_type="shelter", object_id=locked.code,
+                 now=now, outcome="ok" if headcount.matches else "mismatch",
+                 detail={"reported": reported, "recorded": recorded})
+    return headcount

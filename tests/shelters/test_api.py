@@ -1,0 +1,248 @@
+"""The shelters API: success paths and every refusal, in the contract's error shape."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+
+@pytest.fixture
+def pvpt(make):
+    return make.shelter("PVPT", capacity=5)
+
+
+@pytest.fixture
+def hah(make):
+    return make.shelter("HAH", capacity=8, region="Prizren")
+
+
+def error(response) -> dict:
+    body = response.get_json()
+    assert set(body) == {"error"}, body
+    assert {"code", "message", "fields"} <= set(body["error"])
+    return body["error"]
+
+
+def test_no_token_is_401_and_a_bad_token_too(client, pvpt, api_as, make):
+    assert error(client.get("/api/v1/shelters"))["code"] == "unauthorized"
+    bad = client.get("/api/v1/shelters", headers={"Authorization": "Bearer shv_nope"})
+    assert bad.status_code == 401
+
+
+def test_a_page_session_does_not_open_the_api(client, pages, make, pvpt):
+    user = make.user("secretariat")
+    pages.login(user.username)
+    assert client.get("/api/v1/shelters").status_code == 401
+
+
+def test_list_shows_figures_and_no_addresses(api_as, make, pvpt):
+    for _ in range(4):
+        make.stay(pvpt)
+    body = api_as(make.user("police")).get("/shelters").get_json()
+    (row,) = body["shelters"]
+    assert (row["code"], row["capacity"], row["occupied"], row["reserved"], row["available"]) == ("PVPT", 5, 4, 0, 1)
+    assert "address" not in row and "residents" not in row
+
+
+def test_partner_sees_aggregates_only(api_as, make, pvpt, hah):
+    body = api_as(make.user("partner")).get("/shelters").get_json()
+    assert body["shelters"] == []
+    assert {r["region"] for r in body["regions"]} == {"Prishtinë", "Prizren"}
+    assert api_as(make.user("partner")).get("/shelters/PVPT").status_code == 403
+
+
+@pytest.mark.parametrize(("role", "sees_address", "sees_residents"), [
+    ("admin", True, False), ("secretariat", True, True), ("police", False, False),
+])
+def test_detail_by_role(api_as, make, pvpt, role, sees_address, sees_residents):
+    make.stay(pvpt)
+    body = api_as(make.user(role)).get("/shelters/PVPT").get_json()
+    assert ("address" in body) is sees_address
+    assert ("residents" in body) is sees_residents
+
+
+def test_manager_sees_own_residents_and_404_for_others(api_as, make, pvpt, hah):
+    stay = make.stay(hah)
+    api = api_as(make.manager(pvpt))
+    assert "residents" in api.get("/shelters/PVPT").get_json()
+    assert "residents" not in api.get("/shelters/HAH").get_json()
+    assert api.get("/shelters/HAH/residents").status_code == 404
+    assert api.get(f"/cases/{stay.case.code}").status_code == 404
+    assert api.post(f"/stays/{stay.id}/discharge", json={"reason": "repatriated"}).status_code == 404
+    assert api.post("/shelters/HAH/stays", json={"case_code": make.case().code}).status_code == 404
+    assert api.post("/shelters/HAH/headcount", json={"occupied": 1}).status_code == 404
+
+
+def test_create_shelter(api_as, make):
+    api = api_as(make.user("admin"))
+    response = api.post("/shelters", json={"code": "ISF", "name": "Interim Security Facility", "region": "Mitrovicë",
+                                           "capacity": 6, "sexes": ["female", "male"], "security": "high"})
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert (body["code"], body["available"], body["version"]) == ("ISF", 6, 1)
+    assert api.post("/shelters", json={"code": "ISF", "name": "x", "region": "y", "capacity": 1}).status_code == 409
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    ({"capacity": -1}, "capacity"),
+    ({"capacity": "five"}, "capacity"),
+    ({"capacity": 10**12}, "capacity"),
+    ({"code": "../etc"}, "code"),
+    ({"sexes": ["other"]}, "sexes"),
+    ({"name": "x" * 500}, "name"),
+    ({"lat": 200}, "lat"),
+    ({"unexpected": 1}, "unexpected"),
+])
+def test_create_shelter_bad_input_names_the_field(api_as, make, payload, field):
+    base = {"code": "NEW", "name": "New", "region": "Pejë", "capacity": 3}
+    response = api_as(make.user("admin")).post("/shelters", json=base | payload)
+    assert response.status_code == 422
+    assert field in error(response)["fields"]
+
+
+def test_malformed_json_is_400(client, make):
+    token = make.token(make.user("admin"))
+    response = client.post("/api/v1/shelters", data="{not json", content_type="application/json",
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 400
+    assert error(response)["code"] == "bad_request"
+
+
+def test_create_shelter_needs_admin_or_secretariat(api_as, make):
+    for role in ("police", "shelter_manager", "partner"):
+        response = api_as(make.user(role)).post("/shelters", json={"code": "X", "name": "x", "region": "y",
+                                                                    "capacity": 1})
+        assert response.status_code == 403, role
+
+
+def test_html_in_names_is_stored_as_text_and_returned_as_json(api_as, make):
+    api = api_as(make.user("admin"))
+    name = "<script>alert(1)</script>"
+    assert api.post("/shelters", json={"code": "XSS", "name": name, "region": "r", "capacity": 1}).status_code == 201
+    assert api.get("/shelters/XSS").get_json()["name"] == name
+
+
+def test_patch_with_version_and_stale_version(api_as, make, pvpt):
+    api = api_as(make.user("secretariat"))
+    ok = api.patch("/shelters/PVPT", json={"version": 1, "out_of_service": 1})
+    assert ok.status_code == 200 and ok.get_json()["version"] == 2 and ok.get_json()["available"] == 4
+    stale = api.patch("/shelters/PVPT", json={"version": 1, "out_of_service": 2})
+    assert stale.status_code == 409
+    assert error(stale)["code"] == "stale_version"
+    assert api.patch("/shelters/PVPT", json={"out_of_service": 2}).status_code == 422  # version required
+
+
+def test_manager_patches_capacity_fields_of_own_shelter_only(api_as, make, pvpt, hah):
+    api = api_as(make.manager(pvpt))
+    assert api.patch("/shelters/PVPT", json={"version": 1, "out_of_service": 1}).status_code == 200
+    refused = api.patch("/shelters/PVPT", json={"version": 2, "name": "Mine now"})
+    assert refused.status_code == 403 and "name" in error(refused)["fields"]
+    assert api.patch("/shelters/HAH", json={"version": 1, "out_of_service": 1}).status_code == 404
+
+
+def test_capacity_below_occupancy_is_409_with_figures_then_saved_with_overflow(api_as, make, pvpt):
+    for _ in range(4):
+        make.stay(pvpt)
+    api = api_as(make.user("secretariat"))
+    refused = api.patch("/shelters/PVPT", json={"version": 1, "capacity": 3})
+    assert refused.status_code == 409
+    assert error(refused)["occupied"] == 4 and error(refused)["overflow"] == 1
+    saved = api.patch("/shelters/PVPT", json={"version": 1, "capacity": 3, "accept_overflow": True})
+    assert saved.status_code == 200 and saved.get_json()["overflow"] == 1 and saved.get_json()["available"] == 0
+
+
+def test_admit_and_discharge_round_trip(api_as, make, pvpt, now):
+    api = api_as(make.manager(pvpt))
+    case = make.case()
+    admitted = api.post("/shelters/PVPT/stays", json={"case_code": case.code,
+                                                      "admitted_at": (now - timedelta(days=1)).isoformat()})
+    assert admitted.status_code == 201, admitted.get_json()
+    stay_id = admitted.get_json()["stay_id"]
+    assert api.get("/shelters/PVPT").get_json()["occupied"] == 1
+    again = api.post("/shelters/PVPT/stays", json={"case_code": case.code})
+    assert again.status_code == 409 and error(again)["code"] == "case_already_placed"
+    discharged = api.post(f"/stays/{stay_id}/discharge", json={"reason": "reintegrated"})
+    assert discharged.status_code == 200 and discharged.get_json()["discharge_reason"] == "reintegrated"
+    assert api.post(f"/stays/{stay_id}/discharge", json={"reason": "reintegrated"}).status_code == 409
+    assert api.get("/shelters/PVPT").get_json()["occupied"] == 0
+
+
+@pytest.mark.parametrize(("payload", "status", "field"), [
+    ({"case_code": "VOT-00-NOPE00"}, 404, "case_code"),
+    ({}, 422, "case_code"),
+    ({"case_code": "x", "admitted_at": "yesterday"}, 422, "admitted_at"),
+    ({"case_code": "x", "admitted_at": "2026-01-01T10:00:00"}, 422, "admitted_at"),  # no offset
+])
+def test_admit_bad_input(api_as, make, pvpt, payload, status, field):
+    response = api_as(make.manager(pvpt)).post("/shelters/PVPT/stays", json=payload)
+    assert response.status_code == status
+    assert field in error(response)["fields"]
+
+
+def test_admit_in_the_future_is_422(api_as, make, pvpt, now):
+    response = api_as(make.manager(pvpt)).post("/shelters/PVPT/stays", json={
+        "case_code": make.case().code, "admitted_at": (now + timedelta(hours=2)).isoformat()})
+    assert response.status_code == 422 and "admitted_at" in error(response)["fields"]
+
+
+def test_admit_into_full_or_closed_shelter_is_409(api_as, make):
+    full = make.shelter("FULL", capacity=1)
+    closed = make.shelter("SHUT", status="closed")
+    make.stay(full)
+    api = api_as(make.user("secretariat"))
+    assert error(api.post("/shelters/FULL/stays", json={"case_code": make.case().code}))["code"] == "shelter_full"
+    assert error(api.post("/shelters/SHUT/stays", json={"case_code": make.case().code}))["code"] == "shelter_not_open"
+
+
+def test_discharge_other_needs_a_note(api_as, make, pvpt):
+    stay = make.stay(pvpt)
+    api = api_as(make.manager(pvpt))
+    response = api.post(f"/stays/{stay.id}/discharge", json={"reason": "other"})
+    assert response.status_code == 422 and "note" in error(response)["fields"]
+    assert api.post(f"/stays/{stay.id}/discharge", json={"reason": "gone"}).status_code == 422
+
+
+def test_headcount_match_and_mismatch(api_as, make, pvpt):
+    make.stay(pvpt)
+    api = api_as(make.manager(pvpt))
+    mismatch = api.post("/shelters/PVPT/headcount", json={"occupied": 2})
+    assert mismatch.status_code == 409
+    assert (error(mismatch)["reported"], error(mismatch)["recorded"]) == (2, 1)
+    ok = api.post("/shelters/PVPT/headcount", json={"occupied": 1})
+    assert ok.status_code == 200 and ok.get_json()["recorded"] == 1
+    assert api.get("/shelters/PVPT").get_json()["last_headcount_at"] is not None
+    assert api_as(make.user("secretariat")).post("/shelters/PVPT/headcount", json={"occupied": 1}).status_code == 403
+
+
+def test_cases_are_scoped(api_as, make, pvpt):
+    officer, other_officer = make.user("police"), make.user("police")
+    created = api_as(officer).post("/cases", json={"sex": "female", "age": 19, "nationality": "MD",
+                                                   "needs": ["psychological"], "risk": "high"})
+    assert created.status_code == 201
+    code = created.get_json()["case_code"]
+    assert api_as(officer).get(f"/cases/{code}").get_json()["needs"] == ["psychological"]
+    assert api_as(other_officer).get(f"/cases/{code}").status_code == 404
+    assert api_as(make.user("admin")).get(f"/cases/{code}").status_code == 403
+    assert api_as(make.user("secretariat")).get(f"/cases/{code}").status_code == 200
+    assert api_as(make.manager(pvpt)).post("/cases", json={"sex": "female", "age": 19,
+                                                           "nationality": "MD"}).status_code == 403
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    ({"age": -1}, "age"), ({"age": "old"}, "age"), ({"nationality": "moldova"}, "nationality"),
+    ({"needs": ["x"]}, "needs"), ({"children": 99}, "children"), ({"identified_on": "2999-01-01"}, "identified_on"),
+    ({"age": None}, "age"),
+])
+def test_case_bad_input(api_as, make, payload, field):
+    base = {"sex": "female", "age": 20, "nationality": "AL"}
+    response = api_as(make.user("police")).post("/cases", json=base | payload)
+    assert response.status_code == 422, response.get_json()
+    assert field in error(response)["fields"]
+
+
+def test_openapi_document_is_generated_and_public(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    assert "/api/v1/shelters/{code}/headcount" in doc["paths"]
+    assert "bearerAuth" in doc["components"]["securitySchemes"]
