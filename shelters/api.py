@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from dataclasses import asdict
 from typing import Any
 
 from flask import g
@@ -72,15 +72,7 @@ def list_shelters() -> dict[str, Any]:
     views = services.list_shelters(db.session, utcnow())
     if permissions.can_list_shelters(_user()):
         return {"shelters": [shelter_json(v) for v in views]}
-    regions: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"shelters": 0, "capacity": 0, "occupied": 0, "available": 0})
-    for v in views:
-        row = regions[v.shelter.region]
-        row["shelters"] += 1
-        row["capacity"] += v.shelter.usable
-        row["occupied"] += v.occupancy.occupied
-        row["available"] += v.available
-    return {"shelters": [], "regions": [{"region": r, **row} for r, row in sorted(regions.items())]}
+    return {"shelters": [], "regions": [asdict(r) for r in services.region_totals(views)]}
 
 
 @blp.route("/shelters", methods=["POST"])

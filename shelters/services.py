@@ -70,6 +70,28 @@ class ShelterView:
         return figures.available_beds(self.shelter.usable, self.occupancy)
 
 
+@dataclass
+class RegionTotals:
+    """What partners see: a region's totals, never a single shelter."""
+
+    region: str
+    shelters: int = 0
+    capacity: int = 0  # usable beds
+    occupied: int = 0
+    available: int = 0
+
+
+def region_totals(views: Sequence[ShelterView]) -> list[RegionTotals]:
+    totals: dict[str, RegionTotals] = {}
+    for v in views:
+        row = totals.setdefault(v.shelter.region, RegionTotals(v.shelter.region))
+        row.shelters += 1
+        row.capacity += v.shelter.usable
+        row.occupied += v.occupancy.occupied
+        row.available += v.available
+    return [totals[r] for r in sorted(totals)]
+
+
 def get_shelter(session: Session, code: str) -> Shelter:
     shelter = session.scalar(select(Shelter).where(Shelter.code == code))
     if shelter is None:
@@ -298,6 +320,13 @@ def update_shelter(
     return ShelterUpdate(locked, changed, overflow if capacity_changed else 0)
 
 
+def _full(shelter: Shelter, occ: figures.Occupancy, free: int, beds: int) -> ShelterFull:
+    message = (f"no free bed: {occ.occupied + occ.reserved} of {shelter.usable} taken" if free <= 0
+               else f"not enough free beds: {free} free, {beds} needed")
+    return ShelterFull(message, fields={"shelter": "full"}, details={
+        "usable": shelter.usable, "occupied": occ.occupied, "reserved": occ.reserved, "needed": beds})
+
+
 def _lock_shelter(session: Session, shelter: Shelter) -> Shelter:
     """Re-read the shelter row under a write lock (FOR UPDATE on PostgreSQL; SQLite's
     BEGIN IMMEDIATE already holds the database lock), so its free beds cannot change under us."""
@@ -409,12 +438,7 @@ def admit_case(
         held_for_us = reservation.beds
     free = locked.usable - occ.occupied - (occ.reserved - held_for_us)
     if free < beds:
-        raise ShelterFull(
-            f"no free bed: {occ.occupied + occ.reserved} of {locked.usable} taken"
-            if free <= 0 else f"not enough free beds: {free} free, {beds} needed",
-            fields={"shelter": "full"},
-            details={"usable": locked.usable, "occupied": occ.occupied, "reserved": occ.reserved, "needed": beds},
-        )
+        raise _full(locked, occ, free, beds)
     if reservation is not None:
         reservation.released_at = now
         reservation.release_reason = "admitted"
@@ -497,3 +521,37 @@ def confirm_headcount(session: Session, actor: User | None, now: datetime, shelt
                  now=now, outcome="ok" if headcount.matches else "mismatch",
                  detail={"reported": reported, "recorded": recorded})
     return headcount
+
+
+# --- bed holds ---------------------------------------------------------------------------------------------
+
+
+def hold_beds(session: Session, actor: User | None, now: datetime, shelter: Shelter, beds: int,
+              held_until: datetime) -> Reservation:
+    """Hold `beds` free beds at `shelter` until `held_until`, atomically.
+
+    Checked under the shelter's write lock, like an admission, so N concurrent
+    holds for the last bed give exactly one hold and N-1 ShelterFull.
+    Raises ShelterNotOpen and ShelterFull.
+    """
+    locked = _lock_shelter(session, shelter)
+    if locked.status != ShelterStatus.OPEN:
+        raise ShelterNotOpen(f"shelter {locked.code} is {locked.status}", fields={"shelter": locked.status})
+    occ = figures.occupancy(session, now, [locked.id]).get(locked.id, figures.Occupancy())
+    free = figures.available_beds(locked.usable, occ)
+    if free < beds:
+        raise _full(locked, occ, free, beds)
+    hold = Reservation(shelter_id=locked.id, beds=beds, created_at=now, held_until=held_until)
+    session.add(hold)
+    session.flush()
+    audit.record(session, actor=actor, action="shelter.hold", object_type="shelter", object_id=locked.code,
+                 now=now, detail={"reservation": hold.id, "beds": beds, "until": held_until.isoformat()})
+    return hold
+
+
+def release_hold(session: Session, now: datetime, hold: Reservation, reason: str) -> None:
+    """Free the beds of a hold (idempotent: a released hold stays as it was)."""
+    if hold.released_at is None:
+        hold.released_at = now
+        hold.release_reason = reason
+        session.flush()

@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
+from accounts import services as account_services
 from app import create_app
 from config import TestConfig
 from extensions import db
@@ -71,6 +73,12 @@ def app(database_url: str, backend: str, tmp_path) -> Iterator[Flask]:  # noqa: 
     ctx.pop()
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at its production cost takes a quarter second a hash; tests keep the algorithm, not the cost."""
+    monkeypatch.setattr(account_services, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture

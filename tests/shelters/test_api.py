@@ -188,7 +188,7 @@ def test_admit_in_the_future_is_422(api_as, make, pvpt, now):
 
 def test_admit_into_full_or_closed_shelter_is_409(api_as, make):
     full = make.shelter("FULL", capacity=1)
-    closed = make.shelter("SHUT", status="closed")
+    make.shelter("SHUT", status="closed")
     make.stay(full)
     api = api_as(make.user("secretariat"))
     assert error(api.post("/shelters/FULL/stays", json={"case_code": make.case().code}))["code"] == "shelter_full"

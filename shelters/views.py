@@ -1,0 +1,408 @@
+"""Pages: the shelter list, a shelter's board (figures, residents, admit, discharge, capacity, headcount),
+the shelter register and the case form. Each handler parses a form, checks permission, calls the same
+services as shelters/api.py, commits once and redirects; a refusal is shown, never a 500."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from accounts import audit
+from accounts.models import Organisation, Role, User
+from accounts.permissions import ALL_ROLES, roles_required
+from database import utcnow
+from errors import DomainError, NotAllowed, NotFound, StaleVersion
+from extensions import db
+from shelters import permissions, services
+from shelters.forms import (
+    DISCHARGE_REASONS,
+    SHELTER_KINDS,
+    AdmitForm,
+    CapacityForm,
+    CaseForm,
+    DischargeForm,
+    EditShelterForm,
+    HeadcountForm,
+    NewShelterForm,
+    ShelterForm,
+)
+from shelters.models import Shelter, Stay
+
+bp = Blueprint("shelters", __name__)
+
+# Above this many beds the board draws one bar instead of a square per bed.
+MAX_BED_SQUARES = 120
+
+
+@bp.app_context_processor
+def _navigation() -> dict[str, Any]:
+    return {"can_create_case": permissions.can_create_case, "can_create_shelter": permissions.can_create_shelter}
+
+
+def _known_regions() -> list[str]:
+    """The regions shelters are in, offered as suggestions where a region is typed."""
+    return list(db.session.scalars(select(Shelter.region).distinct().order_by(Shelter.region)))
+
+
+@bp.app_template_filter("utc")
+def _utc(value: datetime | None, with_time: bool = True) -> str:
+    if value is None:
+        return "never"
+    return value.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
+
+
+@bp.app_template_filter("percent")
+def _percent(value: float | None) -> str:
+    return "no data" if value is None else f"{value:.0%}"
+
+
+@bp.app_template_filter("humanise")
+def _humanise(value: str | None) -> str:
+    return "" if not value else value.replace("_", " ")
+
+
+def _user() -> User:
+    return current_user  # type: ignore[return-value]
+
+
+def _to_board(shelter: Shelter) -> Response:
+    return redirect(url_for("shelters.board", code=shelter.code))
+
+
+# --- list --------------------------------------------------------------------------------------------------
+
+
+@bp.get("/home")
+def home() -> Response:
+    """A manager lands on the board of their (first) shelter; everyone else on the list."""
+    user = _user()
+    if user.role == Role.SHELTER_MANAGER and user.managed_shelters:
+        return _to_board(user.managed_shelters[0])
+    return redirect(url_for("shelters.index"))
+
+
+@bp.get("/shelters")
+@roles_required(*ALL_ROLES)
+def index() -> str:
+    views = services.list_shelters(db.session, utcnow())
+    if not permissions.can_list_shelters(_user()):
+        return render_template("shelters/regions.html", regions=services.region_totals(views))
+    return render_template("shelters/index.html", views=views)
+
+
+# --- the board ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BedCell:
+    state: str  # occupied, held, free, out (of service), over (occupied beyond usable capacity)
+    label: str
+
+
+def bed_cells(view: services.ShelterView) -> list[BedCell] | None:
+    """One square per bed for the board's bar, or None when there are too many to draw."""
+    s, occ = view.shelter, view.occupancy
+    usable = max(0, s.usable)
+    occupied_in = min(occ.occupied, usable)
+    held_in = min(occ.reserved, usable - occupied_in)
+    over = occ.occupied + occ.reserved - occupied_in - held_in
+    if s.capacity + over > MAX_BED_SQUARES:
+        return None
+    return (
+        [BedCell("occupied", "occupied")] * occupied_in
+        + [BedCell("held", "held for a placement")] * held_in
+        + [BedCell("free", "free")] * view.available
+        + [BedCell("out", "out of service")] * s.out_of_service
+        + [BedCell("over", "taken beyond usable capacity")] * over
+    )
+
+
+def _board(
+    shelter: Shelter,
+    *,
+    status: int = 200,
+    admit: AdmitForm | None = None,
+    discharge: tuple[int, DischargeForm] | None = None,
+    capacity: CapacityForm | None = None,
+    headcount: HeadcountForm | None = None,
+    overflow: dict[str, Any] | None = None,
+) -> tuple[str, int]:
+    """Render a board as `current_user` may see it; posted forms that failed are shown as posted.
+
+    Reading the address or the residents is audited, as in the API.
+    """
+    user, now = _user(), utcnow()
+    view = services.shelter_views(db.session, now, [shelter])[0]
+    show_address = permissions.can_view_address(user, shelter)
+    residents = services.residents(db.session, shelter) if permissions.can_view_residents(user, shelter) else None
+    if show_address:
+        audit.record(db.session, actor=user, action="shelter.address_read", object_type="shelter",
+                     object_id=shelter.code, now=now)
+    if residents is not None:
+        audit.record(db.session, actor=user, action="shelter.residents_read", object_type="shelter",
+                     object_id=shelter.code, now=now, detail={"cases": [r.case.code for r in residents]})
+    editable = permissions.editable_fields(user, shelter)
+    html = render_template(
+        "shelters/board.html",
+        view=view,
+        shelter=shelter,
+        beds=bed_cells(view),
+        show_address=show_address,
+        residents=residents,
+        dischargeable={s.id for s in residents or [] if permissions.can_discharge(user, s)},
+        discharge_form=DischargeForm(formdata=None),
+        failed_discharge=discharge,
+        admit_form=(admit or AdmitForm(formdata=None)) if permissions.can_admit(user, shelter) else None,
+        capacity_form=((capacity or CapacityForm(formdata=None, obj=shelter))
+                       if services.CAPACITY_FIELDS <= editable else None),
+        headcount_form=((headcount or HeadcountForm(formdata=None))
+                        if permissions.can_confirm_headcount(user, shelter) else None),
+        can_edit=set(services.SHELTER_FIELDS) <= editable,
+        overflow=overflow,
+        kinds=SHELTER_KINDS,
+    )
+    db.session.commit()  # the audit entries of this read
+    return html, status
+
+
+def _refused(shelter: Shelter, error: DomainError, **forms: Any) -> tuple[str, int]:
+    """A service said no: undo, say why (beside the field it names, when the form has it), show the board."""
+    db.session.rollback()
+    for form in forms.values():
+        if isinstance(form, tuple):
+            form = form[1]
+        if hasattr(form, "refuse"):
+            form.refuse(error)
+    flash(error.message, "error")
+    return _board(shelter, status=error.status, **forms)
+
+
+def _invalid(shelter: Shelter, what: str, **forms: Any) -> tuple[str, int]:
+    flash(f"{what} was not saved: check the highlighted fields.", "error")
+    return _board(shelter, status=422, **forms)
+
+
+@bp.get("/shelters/<code>")
+@roles_required(*ALL_ROLES)
+def board(code: str) -> Any:
+    if not permissions.can_list_shelters(_user()):
+        raise NotAllowed("partners see figures by region only")
+    return _board(services.get_shelter(db.session, code))
+
+
+@bp.post("/shelters/<code>/admit")
+@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
+def admit(code: str) -> Any:
+    user = _user()
+    shelter = services.get_shelter(db.session, code)
+    if not permissions.can_admit(user, shelter):
+        raise NotFound(f"no shelter {code}")
+    form = AdmitForm()
+    if not form.validate():
+        return _invalid(shelter, "The admission", admit=form)
+    try:
+        case = services.get_case(db.session, form.case_code.data)
+        stay = services.admit_case(db.session, user, utcnow(), shelter, case, form.admitted_at_utc())
+        db.session.commit()
+    except DomainError as error:
+        return _refused(shelter, error, admit=form)
+    flash(f"Case {stay.case.code} admitted ({stay.beds} {'bed' if stay.beds == 1 else 'beds'}).", "success")
+    return _to_board(shelter)
+
+
+@bp.post("/stays/<int:stay_id>/discharge")
+@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
+def discharge(stay_id: int) -> Any:
+    user = _user()
+    stay: Stay = permissions.load_stay(db.session, user, stay_id)
+    shelter = stay.shelter
+    form = DischargeForm()
+    if not form.validate():
+        return _invalid(shelter, "The discharge", discharge=(stay.id, form))
+    try:
+        services.discharge_stay(db.session, user, utcnow(), stay, form.reason.data, form.note.data or None)
+        db.session.commit()
+    except DomainError as error:
+        return _refused(shelter, error, discharge=(stay.id, form))
+    reason = DISCHARGE_REASONS[form.reason.data].lower()
+    flash(f"Case {stay.case.code} discharged: {reason}.", "success")
+    return _to_board(shelter)
+
+
+@bp.post("/shelters/<code>/capacity")
+@roles_required(Role.ADMIN, Role.SECRETARIAT, Role.SHELTER_MANAGER)
+def capacity(code: str) -> Any:
+    user = _user()
+    shelter = services.get_shelter(db.session, code)
+    if not services.CAPACITY_FIELDS <= permissions.editable_fields(user, shelter):
+        raise NotFound(f"no shelter {code}")  # only a manager of another shelter gets this far
+    form = CapacityForm()
+    if not form.validate():
+        return _invalid(shelter, "The capacity", capacity=form)
+    try:
+        result = services.update_shelter(
+            db.session, user, utcnow(), shelter, form.version.data,
+            {"capacity": form.capacity.data, "out_of_service": form.out_of_service.data},
+            accept_overflow=form.accept_overflow.data,
+        )
+        db.session.commit()
+    except StaleVersion as error:
+        return _refused(shelter, error)  # a fresh form: the figures as they are now, the current version
+    except DomainError as error:
+        overflow = error.details if error.code == "capacity_below_occupancy" else None
+        return _refused(shelter, error, capacity=form, overflow=overflow)
+    if result.overflow:
+        flash(f"Capacity saved. {result.overflow} {'bed is' if result.overflow == 1 else 'beds are'} taken "
+              "beyond the usable capacity: the overflow is reported.", "warning")
+    elif result.changed:
+        flash("Capacity saved.", "success")
+    else:
+        flash("Nothing changed.", "info")
+    return _to_board(shelter)
+
+
+@bp.post("/shelters/<code>/headcount")
+@roles_required(Role.SHELTER_MANAGER)
+def headcount(code: str) -> Any:
+    user = _user()
+    shelter = services.get_shelter(db.session, code)
+    if not permissions.can_confirm_headcount(user, shelter):
+        raise NotFound(f"no shelter {code}")
+    form = HeadcountForm()
+    if not form.validate():
+        return _invalid(shelter, "The headcount", headcount=form)
+    try:
+        count = services.confirm_headcount(db.session, user, utcnow(), shelter, form.occupied.data)
+        db.session.commit()  # a mismatch is recorded too
+    except DomainError as error:
+        return _refused(shelter, error, headcount=form)
+    if not count.matches:
+        message = (f"You counted {count.reported} beds taken, the records say {count.recorded}. "
+                   "The count is recorded but not confirmed: admit or discharge to correct the records, "
+                   "then confirm again.")
+        form.occupied.errors = [f"disagrees with the records ({count.recorded})"]
+        flash(message, "error")
+        return _board(shelter, status=409, headcount=form)
+    flash(f"Headcount confirmed: {count.reported} beds taken.", "success")
+    return _to_board(shelter)
+
+
+# --- the shelter register ----------------------------------------------------------------------------------
+
+
+def _with_operators(form: ShelterForm) -> ShelterForm:
+    organisations = db.session.scalars(select(Organisation).order_by(Organisation.code))
+    form.set_operators((o.code, f"{o.code} · {o.name}") for o in organisations)
+    return form
+
+
+def _shelter_form_page(form: ShelterForm, shelter: Shelter | None, status: int = 200,
+                       overflow: dict[str, Any] | None = None) -> tuple[str, int]:
+    if shelter is not None and permissions.can_view_address(_user(), shelter):
+        # The edit form shows the stored address: a read like any other.
+        audit.record(db.session, actor=_user(), action="shelter.address_read", object_type="shelter",
+                     object_id=shelter.code, now=utcnow())
+    html = render_template("shelters/shelter_form.html", form=form, shelter=shelter, overflow=overflow,
+                           regions=_known_regions())
+    db.session.commit()
+    return html, status
+
+
+@bp.route("/shelters/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN, Role.SECRETARIAT)
+def new_shelter() -> Any:
+    if not permissions.can_create_shelter(_user()):
+        abort(403)
+    form = _with_operators(NewShelterForm())
+    if not form.validate_on_submit():
+        return _shelter_form_page(form, None, 422 if form.is_submitted() else 200)
+    try:
+        shelter = services.create_shelter(db.session, _user(), utcnow(), form.code.data, form.values())
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        form.refuse(error)
+        flash(error.message, "error")
+        return _shelter_form_page(form, None, error.status)
+    flash(f"Shelter {shelter.code} registered.", "success")
+    return _to_board(shelter)
+
+
+@bp.route("/shelters/<code>/edit", methods=["GET", "POST"])
+@roles_required(Role.ADMIN, Role.SECRETARIAT)
+def edit_shelter(code: str) -> Any:
+    user = _user()
+    shelter = services.get_shelter(db.session, code)
+    if not set(services.SHELTER_FIELDS) <= permissions.editable_fields(user, shelter):
+        abort(403)
+    current = {"operator": shelter.operator.code if shelter.operator else ""}
+    form = _with_operators(EditShelterForm(obj=shelter, data=current))
+    if not form.validate_on_submit():
+        return _shelter_form_page(form, shelter, 422 if form.is_submitted() else 200)
+    try:
+        result = services.update_shelter(db.session, user, utcnow(), shelter, form.version.data, form.values(),
+                                         accept_overflow=form.accept_overflow.data)
+        db.session.commit()
+    except StaleVersion as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        fresh = {"operator": shelter.operator.code if shelter.operator else ""}
+        return _shelter_form_page(_with_operators(EditShelterForm(formdata=None, obj=shelter, data=fresh)),
+                                  shelter, error.status)
+    except DomainError as error:
+        db.session.rollback()
+        form.refuse(error)
+        flash(error.message, "error")
+        overflow = error.details if error.code == "capacity_below_occupancy" else None
+        return _shelter_form_page(form, shelter, error.status, overflow)
+    if result.overflow:
+        flash(f"Saved. {result.overflow} {'bed is' if result.overflow == 1 else 'beds are'} taken beyond the "
+              "usable capacity: the overflow is reported.", "warning")
+    else:
+        flash("Saved." if result.changed else "Nothing changed.", "success" if result.changed else "info")
+    return _to_board(shelter)
+
+
+# --- cases -------------------------------------------------------------------------------------------------
+
+
+def _case_form_page(form: CaseForm, status: int = 200) -> tuple[str, int]:
+    return render_template("shelters/case_form.html", form=form, regions=_known_regions()), status
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@roles_required(Role.POLICE, Role.SECRETARIAT)
+def new_case() -> Any:
+    if not permissions.can_create_case(_user()):
+        abort(403)
+    form = CaseForm()
+    if not form.validate_on_submit():
+        return _case_form_page(form, 422 if form.is_submitted() else 200)
+    try:
+        case = services.create_case(db.session, _user(), utcnow(), form.values())
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        form.refuse(error)
+        flash(error.message, "error")
+        return _case_form_page(form, error.status)
+    flash(f"Case {case.code} recorded. Use this code, never a name, when you ask for a bed.", "success")
+    return redirect(url_for("shelters.case", code=case.code))
+
+
+@bp.get("/cases/<code>")
+@roles_required(Role.SECRETARIAT, Role.POLICE, Role.SHELTER_MANAGER)
+def case(code: str) -> Any:
+    user = _user()
+    record = permissions.load_case(db.session, user, code)
+    stay = services.open_stay(db.session, record)
+    services.record_case_read(db.session, user, utcnow(), record)
+    html = render_template("shelters/case.html", case=record, stay=stay, age=record.age_on(utcnow().date()))
+    db.session.commit()
+    return html
