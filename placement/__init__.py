@@ -1,0 +1,1 @@
+"""Placement: requests for a shelter bed, the ranking engine and the batch assignment."""
