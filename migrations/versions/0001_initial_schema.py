@@ -1,6 +1,6 @@
 """initial schema: accounts, shelters, cases, stays, audit log
 
-Revision ID: 722a2d1bf879
+Revision ID: 0001_initial
 Revises: 
 Create Date: 2026-11-29 02:06:30.604171
 
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 import database
 
 # revision identifiers, used by Alembic.
-revision = '722a2d1bf879'
+revision = '0001_initial'
 down_revision = None
 branch_labels = None
 depends_on = None

@@ -1,0 +1,186 @@
+"""/api/v1/placements: requests, reservations, the shelter's decision, admission, batch."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from flask import current_app, g
+from sqlalchemy import select
+
+from accounts import audit
+from accounts.models import Role, User
+from accounts.permissions import roles_required
+from database import utcnow
+from errors import NotAllowed
+from extensions import db
+from placement import permissions, schemas, services
+from placement.models import PlacementRequest
+from rest import api_blueprint
+from shelters import permissions as shelter_permissions
+from shelters import services as shelter_services
+
+blp = api_blueprint("placement_api", __name__, "Placement requests, reservations and batch assignment")
+
+
+def _settings() -> services.Settings:
+    return services.Settings.from_config(current_app.config)
+
+
+def _user() -> User:
+    return g.api_user
+
+
+def placement_json(request: PlacementRequest, user: User) -> dict[str, Any]:
+    """A request as `user` may see it; showing an address is audited."""
+    now = utcnow()
+    data: dict[str, Any] = {
+        "id": request.id, "case_code": request.case.code, "status": request.status, "urgency": request.urgency,
+        "region": request.region, "shelter": request.shelter.code if request.shelter else None,
+        "expires_at": request.reservation.held_until if request.reservation and request.status in (
+            "reserved", "accepted") else None,
+        "stay_id": request.stay_id, "transfer": request.transfer_from_stay_id is not None,
+        "reason": request.reason, "note": request.note,
+        "suggestions": request.suggestions, "excluded": request.excluded,
+        "created_at": request.created_at, "updated_at": request.updated_at,
+        "timeline": [{"at": e.at, "by": e.actor.username if e.actor else None, "from_status": e.from_status,
+                      "to_status": e.to_status, "shelter": e.shelter_code, "note": e.note} for e in request.events],
+    }
+    if not request.suggestions:
+        data["why_empty"] = dict(Counter(code for e in request.excluded for code in e.get("codes", [])))
+    if permissions.can_view_address(user, request):
+        data["address"] = request.shelter.address
+        audit.record(db.session, actor=user, action="shelter.address_read", object_type="shelter",
+                     object_id=request.shelter.code, now=now, detail={"placement": request.id})
+    if permissions.is_deciding_manager(user, request) or user.role == Role.SECRETARIAT:
+        case = request.case
+        data["profile"] = {"sex": case.sex, "age": case.age_on(now.date()), "children": case.children,
+                           "languages": case.languages, "needs": case.needs, "risk": case.risk,
+                           "nationality": case.nationality}
+        shelter_services.record_case_read(db.session, user, now, case)
+    return data
+
+
+@blp.route("/placements", methods=["POST"])
+@blp.arguments(schemas.PlacementIn)
+@blp.response(201, schemas.PlacementOut)
+@roles_required(Role.POLICE, Role.SECRETARIAT)
+def create(data: dict[str, Any]) -> dict[str, Any]:
+    """Ask a bed for a case: returns the ranked suggestions and every exclusion with its reasons."""
+    user = _user()
+    case = shelter_permissions.load_case(db.session, user, data["case_code"])
+    request = services.create_request(db.session, user, utcnow(), case, _settings(), urgency=data["urgency"],
+                                      region=data.get("region"), exclude=data["exclude"], transfer=data["transfer"])
+    body = placement_json(request, user)
+    db.session.commit()
+    return body
+
+
+@blp.route("/placements")
+@blp.response(200, schemas.PlacementList)
+@roles_required(Role.POLICE, Role.SECRETARIAT, Role.SHELTER_MANAGER)
+def list_requests() -> dict[str, Any]:
+    """Requests the caller may see: all (secretariat), their own (police), addressed to their shelters (managers)."""
+    user = _user()
+    query = select(PlacementRequest).order_by(PlacementRequest.id.desc()).limit(500)
+    if user.role == Role.POLICE:
+        query = query.where(PlacementRequest.requested_by_id == user.id)
+    elif user.role == Role.SHELTER_MANAGER:
+        query = query.where(PlacementRequest.shelter_id.in_([s.id for s in user.managed_shelters]))
+    rows = [{"id": r.id, "case_code": r.case.code, "status": r.status, "urgency": r.urgency,
+             "shelter": r.shelter.code if r.shelter else None, "created_at": r.created_at,
+             "updated_at": r.updated_at} for r in db.session.scalars(query)]
+    return {"placements": rows}
+
+
+@blp.route("/placements/<int:request_id>")
+@blp.response(200, schemas.PlacementOut)
+@roles_required(Role.POLICE, Role.SECRETARIAT, Role.SHELTER_MANAGER)
+def get(request_id: int) -> dict[str, Any]:
+    user = _user()
+    request = permissions.load_request(db.session, user, request_id)
+    services.expire_if_due(db.session, utcnow(), request)
+    body = placement_json(request, user)
+    db.session.commit()
+    return body
+
+
+def _act(request_id: int, owner: bool, action) -> dict[str, Any]:  # noqa: ANN001
+    """Load, check who may act (owner: requester or secretariat; else the deciding manager), act, commit."""
+    user = _user()
+    request = permissions.load_request(db.session, user, request_id)
+    allowed = permissions.is_owner(user, request) if owner else permissions.is_deciding_manager(user, request)
+    if not allowed:
+        raise NotAllowed("only the requester or the secretariat may do this" if owner
+                         else "only the manager of the reserved shelter may do this")
+    action(user, request)
+    body = placement_json(request, user)
+    db.session.commit()
+    return body
+
+
+@blp.route("/placements/<int:request_id>/reserve", methods=["POST"])
+@blp.arguments(schemas.ReserveIn)
+@blp.response(200, schemas.PlacementOut)
+@roles_required(Role.POLICE, Role.SECRETARIAT)
+def reserve(data: dict[str, Any], request_id: int) -> dict[str, Any]:
+    """Hold a bed at a shelter; 409 when none is free any more."""
+    return _act(request_id, True, lambda user, req: services.reserve(
+        db.session, user, utcnow(), req, data["shelter"], _settings()))
+
+
+@blp.route("/placements/<int:request_id>/accept", methods=["POST"])
+@blp.response(200, schemas.PlacementOut)
+@roles_required(Role.SHELTER_MANAGER)
+def accept(request_id: int) -> dict[str, Any]:
+    return _act(request_id, False, lambda user, req: services.accept(db.session, user, utcnow(), req, _settings()))
+
+
+@blp.route("/placements/<int:request_id>/reject", methods=["POST"])
+@blp.arguments(schemas.RejectIn)
+@blp.response(200, schemas.PlacementOut)
+@roles_required(Role.SHELTER_MANAGER)
+def reject(data: dict[str, Any], request_id: int) -> dict[str, Any]:
+    return _act(request_id, False, lambda user, req: services.reject(db.session, user, utcnow(), req,
+                                                                     data["reason"]))
+
+
+@blp.route("/placements/<int:request_id>/admit", methods=["POST"])
+@blp.response(200, schemas.PlacementOut)
+@roles_required(Role.SHELTER_MANAGER)
+def admit(request_id: int) -> dict[str, Any]:
+    """The victim arrived: opens the stay."""
+    return _act(request_id, False, lambda user, req: services.admit(db.session, user, utcnow(), req))
+
+
+@blp.route("/placements/<int:request_id>/decline", methods=["POST"])
+@blp.arguments(schemas.DeclineIn)
+@blp.response(200, schemas.PlacementOut)
+@roles_required(Role.POLICE, Role.SECRETARIAT)
+def decline(data: dict[str, Any], request_id: int) -> dict[str, Any]:
+    """The victim declined shelter, and why."""
+    return _act(request_id, True, lambda user, req: services.decline(db.session, user, utcnow(), req,
+                                                                    data["reason"], data.get("note")))
+
+
+@blp.route("/placements/<int:request_id>/cancel", methods=["POST"])
+@blp.arguments(schemas.CancelIn)
+@blp.response(200, schemas.PlacementOut)
+@roles_required(Role.POLICE, Role.SECRETARIAT)
+def cancel(data: dict[str, Any], request_id: int) -> dict[str, Any]:
+    return _act(request_id, True, lambda user, req: services.cancel(db.session, user, utcnow(), req,
+                                                                   data.get("note")))
+
+
+@blp.route("/placements/batch", methods=["POST"])
+@blp.response(200, schemas.BatchOut)
+@roles_required(Role.SECRETARIAT)
+def run_batch() -> dict[str, Any]:
+    """Assign every waiting request optimally and reserve the beds."""
+    outcome = services.run_batch(db.session, _user(), utcnow(), _settings())
+    db.session.commit()
+    r = outcome.result
+    return {"waiting": len(outcome.reserved) + len(outcome.unplaced), "placed": len(outcome.reserved),
+            "urgent_placed": r.urgent_placed, "score": r.score, "optimal": r.optimal, "gap": r.gap,
+            "method": r.method, "seconds": r.seconds,
+            "assignment": {str(k): v for k, v in outcome.reserved.items()}, "unplaced": outcome.unplaced}

@@ -1,0 +1,51 @@
+"""Who may see and move a placement request, record by record.
+
+The requester and the secretariat own a request; the manager of the shelter
+it holds a bed at decides on it. An officer sees the shelter's address only
+while the shelter has accepted their request, and never after it closes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from accounts.models import Role, User
+from errors import NotFound
+from placement.models import PlacementRequest, RequestStatus
+from shelters import permissions as shelter_permissions
+
+
+def can_request(user: User) -> bool:
+    return user.role in (Role.POLICE, Role.SECRETARIAT)
+
+
+def is_owner(user: User, request: PlacementRequest) -> bool:
+    return user.role == Role.SECRETARIAT or (user.role == Role.POLICE and request.requested_by_id == user.id)
+
+
+def is_deciding_manager(user: User, request: PlacementRequest) -> bool:
+    return request.shelter_id is not None and user.manages(request.shelter_id)
+
+
+def can_view(user: User, request: PlacementRequest) -> bool:
+    return is_owner(user, request) or is_deciding_manager(user, request)
+
+
+def can_view_address(user: User, request: PlacementRequest) -> bool:
+    if request.shelter is None:
+        return False
+    if user.role == Role.POLICE:
+        return request.requested_by_id == user.id and request.status == RequestStatus.ACCEPTED
+    return shelter_permissions.can_view_address(user, request.shelter)
+
+
+def can_run_batch(user: User) -> bool:
+    return user.role == Role.SECRETARIAT
+
+
+def load_request(session: Session, user: User, request_id: int) -> PlacementRequest:
+    """The request, or NotFound when it does not exist or `user` may not see it."""
+    request = session.get(PlacementRequest, request_id)
+    if request is None or not can_view(user, request):
+        raise NotFound(f"no placement request {request_id}", fields={"id": "unknown"})
+    return request

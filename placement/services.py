@@ -1,0 +1,357 @@
+"""Placement requests: suggestions, reservations, the shelter's decision, admission, batch assignment.
+
+Two layers, as everywhere in the engine: these functions gather candidates and
+figures with queries; `placement.engine` and `placement.batch` decide on plain
+values. Every transition is timestamped, attributed and audited; an illegal one
+raises Conflict (409).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from accounts import audit
+from accounts.models import User
+from errors import AlreadyDone, Conflict, Invalid, ShelterFull
+from placement import batch, engine
+from placement.geography import region_centres
+from placement.models import (
+    DECLINE_REASONS,
+    HOLDING,
+    WAITING,
+    PlacementEvent,
+    PlacementRequest,
+    RequestStatus,
+    Urgency,
+)
+from shelters import services as shelter_services
+from shelters.models import Case, CaseStatus, Shelter, Stay
+
+REJECT_REASON_MAX = 500
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the engine and the holds need from configuration."""
+
+    weights: engine.Weights
+    hold: timedelta
+    batch_time_limit_s: float = 10.0
+
+    @classmethod
+    def from_config(cls, config: Any) -> Settings:
+        return cls(
+            weights=engine.Weights(
+                distance=config["SAFEHAVEN_WEIGHT_DISTANCE"],
+                language=config["SAFEHAVEN_WEIGHT_LANGUAGE"],
+                services=config["SAFEHAVEN_WEIGHT_SERVICES"],
+                utilisation=config["SAFEHAVEN_WEIGHT_UTILISATION"],
+                max_distance_km=float(config["SAFEHAVEN_MAX_DISTANCE_KM"]),
+            ),
+            hold=timedelta(minutes=config["SAFEHAVEN_RESERVATION_HOLD_MINUTES"]),
+            batch_time_limit_s=float(config["SAFEHAVEN_BATCH_TIME_LIMIT_S"]),
+        )
+
+
+# --- gathering ---------------------------------------------------------------------------------------------
+
+
+def candidates(session: Session, now: datetime, shelters: Sequence[Shelter] | None = None) -> list[engine.Candidate]:
+    """Every shelter (or those given) as the engine sees it, with live figures."""
+    if shelters is None:
+        shelters = list(session.scalars(select(Shelter).order_by(Shelter.code)))
+    return [
+        engine.Candidate(
+            code=v.shelter.code, name=v.shelter.name, status=v.shelter.status, region=v.shelter.region,
+            lat=v.shelter.lat, lon=v.shelter.lon, sexes=frozenset(v.shelter.sexes), ages=v.shelter.ages,
+            children_capacity=v.shelter.children_capacity, services=frozenset(v.shelter.services),
+            languages=frozenset(v.shelter.languages), security=v.shelter.security, usable=v.shelter.usable,
+            occupied=v.occupancy.occupied, held=v.occupancy.reserved, utilisation=v.utilisation_30d or 0.0,
+        )
+        for v in shelter_services.shelter_views(session, now, shelters)
+    ]
+
+
+def _centres(session: Session) -> dict[str, tuple[float, float]]:
+    return region_centres(session.execute(select(Shelter.region, Shelter.lat, Shelter.lon)))
+
+
+def profile(case: Case, request: PlacementRequest, now: datetime, centres: dict[str, tuple[float, float]]
+            ) -> engine.Profile:
+    """The engine's view of a victim: the case's profile with the request's location and exclusions."""
+    where = request.region or case.region
+    return engine.Profile(
+        sex=case.sex, minor=case.is_minor_on(now.date()), children=case.children, needs=frozenset(case.needs),
+        languages=frozenset(case.languages), risk=case.risk, trafficker_regions=frozenset(case.trafficker_regions),
+        location=centres.get(where) if where else None, exclude=frozenset(request.exclude or ()),
+    )
+
+
+def rank(session: Session, now: datetime, request: PlacementRequest, settings: Settings) -> engine.Ranking:
+    centres = _centres(session)
+    return engine.rank_shelters(profile(request.case, request, now, centres), candidates(session, now),
+                                settings.weights, centres)
+
+
+def ranking_json(ranking: engine.Ranking) -> tuple[list[dict], list[dict]]:
+    suggestions = [{"shelter": s.shelter, "score": s.score, "terms": dict(s.terms)} for s in ranking.suggestions]
+    excluded = [{"shelter": e.shelter, "reasons": [r.message for r in e.reasons],
+                 "codes": [r.code for r in e.reasons]} for e in ranking.excluded]
+    return suggestions, excluded
+
+
+# --- transitions -------------------------------------------------------------------------------------------
+
+
+def _transition(session: Session, actor: User | None, now: datetime, request: PlacementRequest, to: str,
+                note: str | None = None) -> None:
+    event = PlacementEvent(request_id=request.id, at=now, actor_id=actor.id if actor else None,
+                           from_status=request.status, to_status=to,
+                           shelter_code=request.shelter.code if request.shelter else None, note=note)
+    session.add(event)
+    request.status = to
+    request.updated_at = now
+    session.flush()
+    audit.record(session, actor=actor, action=f"placement.{to}", object_type="placement", object_id=request.id,
+                 now=now, detail={"case": request.case.code,
+                                  "shelter": request.shelter.code if request.shelter else None})
+
+
+def _require(request: PlacementRequest, allowed: Sequence[str], action: str) -> None:
+    if request.status not in allowed:
+        raise Conflict(f"request {request.id} is {request.status}; it cannot be {action}",
+                       code="illegal_transition", fields={"status": request.status})
+
+
+def create_request(
+    session: Session,
+    actor: User,
+    now: datetime,
+    case: Case,
+    settings: Settings,
+    *,
+    urgency: str = Urgency.URGENT,
+    region: str | None = None,
+    exclude: Sequence[str] = (),
+    transfer: bool = False,
+) -> PlacementRequest:
+    """Ask a bed for `case`; ranks every shelter now and stores the ranking as shown.
+
+    A transfer moves a resident: the case must have an open stay, which the
+    admission will close (reason: transferred). Raises Invalid (urgency,
+    unknown excluded codes), AlreadyDone (a live request exists, or the case is
+    already in a shelter and this is not a transfer).
+    """
+    if urgency not in set(Urgency):
+        raise Invalid(f"urgency must be one of {', '.join(Urgency)}", fields={"urgency": "unknown"})
+    exclude = list(dict.fromkeys(exclude))
+    if exclude:
+        shelter_services.get_shelters(session, exclude)  # Invalid naming unknown codes
+    stay = shelter_services.open_stay(session, case)
+    if stay is not None and not transfer:
+        raise AlreadyDone(f"case {case.code} is already staying in a shelter; request a transfer instead",
+                          code="case_already_placed", fields={"case_code": "has an open stay"})
+    if stay is None and transfer:
+        raise Invalid(f"case {case.code} is in no shelter; nothing to transfer", fields={"transfer": "no stay"})
+    if active_request(session, case) is not None:
+        raise AlreadyDone(f"case {case.code} already has a live placement request", code="request_exists",
+                          fields={"case_code": "has a live request"})
+    request = PlacementRequest(case=case, requested_by=actor, urgency=urgency, region=region, exclude=exclude,
+                               status=RequestStatus.OPEN, created_at=now, updated_at=now,
+                               transfer_from=stay if transfer else None)
+    if transfer and stay is not None and stay.shelter.code not in exclude:
+        request.exclude = [*exclude, stay.shelter.code]  # not back where they are
+    request.suggestions, request.excluded = ranking_json(rank(session, now, request, settings))
+    session.add(request)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise AlreadyDone(f"case {case.code} already has a live placement request", code="request_exists",
+                          fields={"case_code": "has a live request"}) from exc
+    session.add(PlacementEvent(request_id=request.id, at=now, actor_id=actor.id, from_status=None,
+                               to_status=RequestStatus.OPEN))
+    if case.status == CaseStatus.IDENTIFIED:
+        case.status = CaseStatus.AWAITING_PLACEMENT
+    audit.record(session, actor=actor, action="placement.open", object_type="placement", object_id=request.id,
+                 now=now, detail={"case": case.code, "urgency": urgency, "suggested": len(request.suggestions)})
+    return request
+
+
+def active_request(session: Session, case: Case) -> PlacementRequest | None:
+    return session.scalar(select(PlacementRequest).where(
+        PlacementRequest.case_id == case.id,
+        PlacementRequest.status.in_([RequestStatus.OPEN, *HOLDING, RequestStatus.REJECTED, RequestStatus.EXPIRED]),
+    ))
+
+
+def expire_if_due(session: Session, now: datetime, request: PlacementRequest) -> bool:
+    """Release a request's hold when it ran out (the scheduler does this every minute; reads do it too)."""
+    hold = request.reservation
+    if request.status in HOLDING and hold is not None and hold.held_until <= now:
+        shelter_services.release_hold(session, now, hold, "expired")
+        _transition(session, None, now, request, RequestStatus.EXPIRED, "the hold ran out")
+        return True
+    return False
+
+
+def expire_holds(session: Session, now: datetime) -> int:
+    """Expire every request whose hold ran out; returns how many. Idempotent."""
+    from shelters.models import Reservation
+
+    due = session.scalars(
+        select(PlacementRequest).join(Reservation, PlacementRequest.reservation_id == Reservation.id)
+        .where(PlacementRequest.status.in_(HOLDING), Reservation.held_until <= now)
+        .order_by(PlacementRequest.id)
+    ).all()
+    return sum(expire_if_due(session, now, request) for request in due)
+
+
+def reserve(session: Session, actor: User, now: datetime, request: PlacementRequest, shelter_code: str,
+            settings: Settings) -> PlacementRequest:
+    """Hold a bed (1 + accompanying children) at a shelter for this request, atomically.
+
+    The shelter is re-checked against every hard constraint with figures read
+    under its write lock: a shelter that filled up since the suggestion is
+    ShelterFull (409), one that no longer fits is Conflict `not_eligible`
+    (409) with the reasons.
+    """
+    expire_if_due(session, now, request)
+    _require(request, WAITING, "reserved")
+    shelter = shelter_services.get_shelter(session, shelter_code)
+    centres = _centres(session)
+    victim = profile(request.case, request, now, centres)
+    (candidate,) = candidates(session, now, [shelter])
+    reasons = [r for r in engine.hard_reasons(victim, candidate) if r.code != "no_free_beds"]
+    if reasons:
+        raise Conflict(f"{shelter.code} does not fit this case: " + "; ".join(r.message for r in reasons),
+                       code="not_eligible", fields={"shelter": "not eligible"},
+                       details={"reasons": [r.message for r in reasons]})
+    hold = shelter_services.hold_beds(session, actor, now, shelter, engine.beds_needed(victim), now + settings.hold)
+    request.shelter = shelter
+    request.reservation = hold
+    _transition(session, actor, now, request, RequestStatus.RESERVED)
+    return request
+
+
+def accept(session: Session, actor: User, now: datetime, request: PlacementRequest, settings: Settings
+           ) -> PlacementRequest:
+    """The shelter accepts: the bed stays held for the victim's journey (the hold is renewed)."""
+    expire_if_due(session, now, request)
+    _require(request, (RequestStatus.RESERVED,), "accepted")
+    assert request.reservation is not None
+    request.reservation.held_until = now + settings.hold
+    _transition(session, actor, now, request, RequestStatus.ACCEPTED)
+    return request
+
+
+def reject(session: Session, actor: User, now: datetime, request: PlacementRequest, reason: str) -> PlacementRequest:
+    """The shelter refuses, with a reason; the bed is freed and the requester may reserve elsewhere."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > REJECT_REASON_MAX:
+        raise Invalid(f"a reason of 1 to {REJECT_REASON_MAX} characters is required", fields={"reason": "required"})
+    expire_if_due(session, now, request)
+    _require(request, HOLDING, "rejected")
+    _release(session, now, request, "rejected")
+    request.reason = "rejected_by_shelter"
+    request.note = reason
+    _transition(session, actor, now, request, RequestStatus.REJECTED, reason)
+    return request
+
+
+def admit(session: Session, actor: User, now: datetime, request: PlacementRequest) -> Stay:
+    """The victim arrived: open the stay, consuming the hold; for a transfer, close the old stay
+    (reason: transferred) in the same transaction."""
+    expire_if_due(session, now, request)
+    _require(request, (RequestStatus.ACCEPTED,), "admitted")
+    assert request.shelter is not None and request.reservation is not None
+    if request.transfer_from is not None and request.transfer_from.is_open:
+        shelter_services.discharge_stay(session, actor, now, request.transfer_from, "transferred",
+                                        f"transferred to {request.shelter.code} (request {request.id})")
+    stay = shelter_services.admit_case(session, actor, now, request.shelter, request.case,
+                                       reservation=request.reservation)
+    request.stay = stay
+    _transition(session, actor, now, request, RequestStatus.ADMITTED)
+    return stay
+
+
+def decline(session: Session, actor: User, now: datetime, request: PlacementRequest, reason: str,
+            note: str | None = None) -> PlacementRequest:
+    """The victim declined shelter: why matters to the secretariat ('other' needs a note)."""
+    if reason not in DECLINE_REASONS:
+        raise Invalid(f"reason must be one of {', '.join(DECLINE_REASONS)}", fields={"reason": "unknown"})
+    note = (note or "").strip() or None
+    if reason == "other" and not note:
+        raise Invalid("say why in the note", fields={"note": "required for other"})
+    if note and len(note) > 1000:
+        raise Invalid("the note is too long", fields={"note": "at most 1000 characters"})
+    _require(request, (*WAITING, *HOLDING), "declined")
+    _release(session, now, request, "declined")
+    request.reason, request.note = reason, note
+    if request.transfer_from is None:
+        request.case.status = CaseStatus.DECLINED_SHELTER
+    _transition(session, actor, now, request, RequestStatus.DECLINED, note or reason)
+    return request
+
+
+def cancel(session: Session, actor: User, now: datetime, request: PlacementRequest, note: str | None = None
+           ) -> PlacementRequest:
+    """Withdraw a request that is not admitted yet; frees any held bed."""
+    _require(request, (*WAITING, *HOLDING), "cancelled")
+    _release(session, now, request, "cancelled")
+    _transition(session, actor, now, request, RequestStatus.CANCELLED, note)
+    return request
+
+
+def _release(session: Session, now: datetime, request: PlacementRequest, reason: str) -> None:
+    if request.status in HOLDING and request.reservation is not None:
+        shelter_services.release_hold(session, now, request.reservation, reason)
+
+
+# --- batch -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    result: batch.BatchResult
+    reserved: dict[int, str]          # request id -> shelter code
+    unplaced: list[int]               # waiting requests the optimum leaves without a bed
+
+
+def run_batch(session: Session, actor: User, now: datetime, settings: Settings) -> BatchOutcome:
+    """Assign every waiting request at once, optimally: emergencies first, then as many as possible,
+    then the highest total score, under every shelter's free beds; reserve what it assigns."""
+    for request in session.scalars(select(PlacementRequest).where(PlacementRequest.status.in_(HOLDING))):
+        expire_if_due(session, now, request)
+    waiting = list(session.scalars(select(PlacementRequest).where(PlacementRequest.status.in_(WAITING))
+                                   .order_by(PlacementRequest.id)))
+    centres = _centres(session)
+    pool = candidates(session, now)
+    by_code = {c.code: c for c in pool}
+    batch_requests = []
+    for request in waiting:
+        ranking = engine.rank_shelters(profile(request.case, request, now, centres), pool, settings.weights, centres)
+        batch_requests.append(batch.BatchRequest(
+            id=request.id, beds=1 + request.case.children, urgent=request.urgency == Urgency.EMERGENCY,
+            options={s.shelter: s.score for s in ranking.suggestions}))
+    result = batch.batch_assign(batch_requests, {c: by_code[c].free_beds for c in by_code},
+                                time_limit_s=settings.batch_time_limit_s)
+    reserved: dict[int, str] = {}
+    requests = {r.id: r for r in waiting}
+    for request_id, code in sorted(result.assignment.items()):
+        try:
+            with session.begin_nested():
+                reserve(session, actor, now, requests[request_id], code, settings)
+            reserved[request_id] = code
+        except (ShelterFull, Conflict):  # a bed taken since the figures were read: left for the next run
+            continue
+    audit.record(session, actor=actor, action="placement.batch", object_type="placement", object_id="batch",
+                 now=now, detail={"waiting": len(waiting), "reserved": len(reserved), "objective": result.objective,
+                                  "optimal": result.optimal, "gap": result.gap})
+    return BatchOutcome(result, reserved, [r.id for r in waiting if r.id not in reserved])

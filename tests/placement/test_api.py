@@ -1,0 +1,86 @@
+"""The placement API end to end: police request and reserve, the manager accepts and admits."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def pvpt(make):
+    return make.shelter("PVPT", capacity=5, address="(test) Rruga 1")
+
+
+def test_police_to_admission_through_the_api(api_as, make, pvpt):
+    officer = make.user("police")
+    police, manager = api_as(officer), api_as(make.manager(pvpt))
+    case = police.post("/cases", json={"sex": "female", "age": 22, "nationality": "MD", "languages": ["ro"],
+                                       "region": "Prishtinë"}).get_json()["case_code"]
+    created = police.post("/placements", json={"case_code": case, "urgency": "emergency"})
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert body["status"] == "open" and body["suggestions"][0]["shelter"] == "PVPT"
+    assert set(body["suggestions"][0]["terms"]) == {"distance", "language", "services", "utilisation"}
+    request_id = body["id"]
+
+    reserved = police.post(f"/placements/{request_id}/reserve", json={"shelter": "PVPT"}).get_json()
+    assert reserved["status"] == "reserved" and reserved["expires_at"]
+    assert "address" not in reserved
+    assert police.get("/shelters/PVPT").get_json()["reserved"] == 1
+
+    assert police.post(f"/placements/{request_id}/accept").status_code == 403  # never their own
+    incoming = manager.get("/placements").get_json()["placements"]
+    assert [p["id"] for p in incoming] == [request_id]
+    assert manager.get(f"/placements/{request_id}").get_json()["profile"]["languages"] == ["ro"]
+    assert manager.post(f"/placements/{request_id}/accept").get_json()["status"] == "accepted"
+    assert police.get(f"/placements/{request_id}").get_json()["address"] == "(test) Rruga 1"
+
+    admitted = manager.post(f"/placements/{request_id}/admit")
+    assert admitted.get_json()["status"] == "admitted" and admitted.get_json()["stay_id"]
+    assert "address" not in police.get(f"/placements/{request_id}").get_json()  # closed: address gone
+    shelter = manager.get("/shelters/PVPT").get_json()
+    assert (shelter["occupied"], shelter["reserved"], shelter["available"]) == (1, 0, 4)
+    assert manager.post(f"/placements/{request_id}/admit").status_code == 409
+
+
+def test_other_officers_and_managers_see_nothing(api_as, make, pvpt):
+    officer = make.user("police")
+    request_id = api_as(officer).post("/placements", json={"case_code": make.case(officer).code}).get_json()["id"]
+    assert api_as(make.user("police")).get(f"/placements/{request_id}").status_code == 404
+    assert api_as(make.manager(pvpt)).get(f"/placements/{request_id}").status_code == 404  # not addressed yet
+    assert api_as(make.user("police")).post("/placements", json={
+        "case_code": make.case(officer).code}).status_code == 404  # someone else's case
+
+
+def test_reserve_refusals(api_as, make, pvpt):
+    officer = make.user("police")
+    api = api_as(officer)
+    request_id = api.post("/placements", json={"case_code": make.case(officer).code}).get_json()["id"]
+    assert api.post(f"/placements/{request_id}/reserve", json={"shelter": "NOPE"}).status_code == 404
+    assert api.post(f"/placements/{request_id}/reserve", json={}).status_code == 422
+    closed = make.shelter("SHUT", status="closed")
+    response = api.post(f"/placements/{request_id}/reserve", json={"shelter": closed.code})
+    assert response.status_code == 409
+
+
+def test_empty_suggestions_say_why(api_as, make):
+    make.shelter("MEN", sexes=["male"])
+    officer = make.user("police")
+    body = api_as(officer).post("/placements", json={"case_code": make.case(officer).code}).get_json()
+    assert body["suggestions"] == [] and body["why_empty"] == {"sex": 1}
+
+
+def test_decline_with_reason_and_bad_reason(api_as, make, pvpt):
+    officer = make.user("police")
+    api = api_as(officer)
+    request_id = api.post("/placements", json={"case_code": make.case(officer).code}).get_json()["id"]
+    assert api.post(f"/placements/{request_id}/decline", json={"reason": "bored"}).status_code == 422
+    declined = api.post(f"/placements/{request_id}/decline", json={"reason": "wants_to_return_home"})
+    assert declined.get_json()["status"] == "declined"
+
+
+def test_batch_is_for_the_secretariat(api_as, make, pvpt):
+    officer = make.user("police")
+    api_as(officer).post("/placements", json={"case_code": make.case(officer).code})
+    assert api_as(officer).post("/placements/batch").status_code == 403
+    result = api_as(make.user("secretariat")).post("/placements/batch").get_json()
+    assert result["placed"] == 1 and result["optimal"] is True
