@@ -32,7 +32,7 @@ demo: db
 ## run: install, migrate, load the demo into an empty database, serve on http://127.0.0.1:5000
 run: db
 	@$(FLASK) demo load || echo "(database already holds data: demo not loaded)"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	SAFEHAVEN_SCHEDULER=1 $(FLASK) run --host $(HOST) --port $(PORT)
 
 ## test: install with the test extras and run the whole suite (PostgreSQL too when TEST_DATABASE_URL is set)
 test: install-test

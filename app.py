@@ -37,6 +37,10 @@ def create_app(config: Any = None) -> Flask:
     _register_pages(app)
     _register_cli(app)
     _register_hooks(app)
+    if app.config.get("SAFEHAVEN_SCHEDULER") and not app.config.get("TESTING"):
+        from alerts.scheduler import start_background
+
+        start_background(app)
     return app
 
 
@@ -70,12 +74,14 @@ def _init_login(app: Flask) -> None:
 
 def _register_api(app: Flask) -> None:
     from accounts.api import blp as accounts_api
+    from alerts.api import blp as alerts_api
+    from placement.api import blp as placement_api
     from rest import api
     from shelters.api import blp as shelters_api
 
     api.init_app(app, spec_kwargs={"security": [{"bearerAuth": []}]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for blp in (shelters_api, accounts_api):
+    for blp in (shelters_api, placement_api, accounts_api, alerts_api):
         api.register_blueprint(blp)
         csrf.exempt(blp)  # bearer tokens, never cookies: nothing for a forged form to ride on
 
@@ -98,9 +104,10 @@ def _register_pages(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from accounts.cli import audit_cli, backup_command, users_cli
+    from alerts.cli import alerts_cli, scheduler_cli
     from shelters.cli import demo_cli
 
-    for command in (users_cli, audit_cli, demo_cli, backup_command):
+    for command in (users_cli, audit_cli, demo_cli, backup_command, alerts_cli, scheduler_cli):
         app.cli.add_command(command)
 
 

@@ -20,6 +20,11 @@ def _int(name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(PREFIX + name)
+    return default if raw in (None, "") else float(raw)
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = os.environ.get(PREFIX + name)
     if raw in (None, ""):
@@ -50,6 +55,36 @@ class Config:
         self.SAFEHAVEN_PASSWORD_MIN_LENGTH = _int("PASSWORD_MIN_LENGTH", 12)
         self.SAFEHAVEN_TOKEN_DAYS = _int("TOKEN_DAYS", 90)
         self.SAFEHAVEN_RESERVATION_HOLD_MINUTES = _int("RESERVATION_HOLD_MINUTES", 120)
+        # Placement engine: points for each soft term (see placement/engine.py).
+        self.SAFEHAVEN_WEIGHT_DISTANCE = _int("WEIGHT_DISTANCE", 30)
+        self.SAFEHAVEN_WEIGHT_LANGUAGE = _int("WEIGHT_LANGUAGE", 25)
+        self.SAFEHAVEN_WEIGHT_SERVICES = _int("WEIGHT_SERVICES", 10)
+        self.SAFEHAVEN_WEIGHT_UTILISATION = _int("WEIGHT_UTILISATION", 35)
+        self.SAFEHAVEN_MAX_DISTANCE_KM = _int("MAX_DISTANCE_KM", 150)
+        self.SAFEHAVEN_BATCH_TIME_LIMIT_S = _int("BATCH_TIME_LIMIT_S", 10)
+
+        # Alerts (see alerts/rules.py): thresholds of each rule.
+        self.SAFEHAVEN_ALERT_UNUSED_DAYS = _int("ALERT_UNUSED_DAYS", 14)
+        self.SAFEHAVEN_ALERT_LOW_UTILISATION = _float("ALERT_LOW_UTILISATION", 0.65)
+        self.SAFEHAVEN_ALERT_UTILISATION_DAYS = _int("ALERT_UTILISATION_DAYS", 30)
+        self.SAFEHAVEN_ALERT_NEAR_CAPACITY = _float("ALERT_NEAR_CAPACITY", 0.90)
+        self.SAFEHAVEN_ALERT_STALE_HEADCOUNT_HOURS = _int("ALERT_STALE_HEADCOUNT_HOURS", 48)
+        self.SAFEHAVEN_ALERT_PLACEMENT_UNANSWERED_HOURS = _int("ALERT_PLACEMENT_UNANSWERED_HOURS", 4)
+        self.SAFEHAVEN_ALERT_IDENTIFICATION_DROP = _float("ALERT_IDENTIFICATION_DROP", 0.20)
+        # The scheduler: SAFEHAVEN_SCHEDULER=1 starts it inside the web process (one instance holds the lease).
+        self.SAFEHAVEN_SCHEDULER = _bool("SCHEDULER", False)
+        self.SAFEHAVEN_SCHEDULER_LEASE_SECONDS = _int("SCHEDULER_LEASE_SECONDS", 90)
+        self.SAFEHAVEN_SCHEDULER_MISFIRE_GRACE_S = _int("SCHEDULER_MISFIRE_GRACE_S", 300)
+        # The daily e-mail digest of open alerts (alerts/mail.py): off unless a host and recipients are set.
+        self.SAFEHAVEN_SMTP_HOST: str | None = env.get(PREFIX + "SMTP_HOST") or None
+        self.SAFEHAVEN_SMTP_PORT = _int("SMTP_PORT", 25)
+        self.SAFEHAVEN_SMTP_FROM: str | None = env.get(PREFIX + "SMTP_FROM") or None
+        # Comma-separated secretariat addresses.
+        self.SAFEHAVEN_SMTP_TO: list[str] = [
+            a.strip() for a in env.get(PREFIX + "SMTP_TO", "").split(",") if a.strip()]
+        self.SAFEHAVEN_SMTP_USER: str | None = env.get(PREFIX + "SMTP_USER") or None
+        self.SAFEHAVEN_SMTP_PASSWORD: str | None = env.get(PREFIX + "SMTP_PASSWORD") or None
+        self.SAFEHAVEN_SMTP_STARTTLS = _bool("SMTP_STARTTLS", False)
 
         # flask-smorest: the OpenAPI document is generated from the API schemas.
         self.API_TITLE = "Safe Haven"
