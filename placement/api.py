@@ -6,7 +6,6 @@ from collections import Counter
 from typing import Any
 
 from flask import current_app, g
-from sqlalchemy import select
 
 from accounts import audit
 from accounts.models import Role, User
@@ -47,7 +46,7 @@ def placement_json(request: PlacementRequest, user: User) -> dict[str, Any]:
                       "to_status": e.to_status, "shelter": e.shelter_code, "note": e.note} for e in request.events],
     }
     if not request.suggestions:
-        data["why_empty"] = dict(Counter(code for e in request.excluded for code in e.get("codes", [])))
+        data["why_empty"] = dict(Counter(code for e in request.excluded for code in set(e.get("codes", []))))
     if permissions.can_view_address(user, request):
         data["address"] = request.shelter.address
         audit.record(db.session, actor=user, action="shelter.address_read", object_type="shelter",
@@ -81,15 +80,9 @@ def create(data: dict[str, Any]) -> dict[str, Any]:
 @roles_required(Role.POLICE, Role.SECRETARIAT, Role.SHELTER_MANAGER)
 def list_requests() -> dict[str, Any]:
     """Requests the caller may see: all (secretariat), their own (police), addressed to their shelters (managers)."""
-    user = _user()
-    query = select(PlacementRequest).order_by(PlacementRequest.id.desc()).limit(500)
-    if user.role == Role.POLICE:
-        query = query.where(PlacementRequest.requested_by_id == user.id)
-    elif user.role == Role.SHELTER_MANAGER:
-        query = query.where(PlacementRequest.shelter_id.in_([s.id for s in user.managed_shelters]))
     rows = [{"id": r.id, "case_code": r.case.code, "status": r.status, "urgency": r.urgency,
              "shelter": r.shelter.code if r.shelter else None, "created_at": r.created_at,
-             "updated_at": r.updated_at} for r in db.session.scalars(query)]
+             "updated_at": r.updated_at} for r in permissions.visible_requests(db.session, _user())]
     return {"placements": rows}
 
 

@@ -7,6 +7,7 @@ while the shelter has accepted their request, and never after it closes.
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import Role, User
@@ -41,6 +42,22 @@ def can_view_address(user: User, request: PlacementRequest) -> bool:
 
 def can_run_batch(user: User) -> bool:
     return user.role == Role.SECRETARIAT
+
+
+def visible_requests(session: Session, user: User, status: str | None = None, limit: int = 500
+                     ) -> list[PlacementRequest]:
+    """Newest first, what `user` may see: all (secretariat), their own (police), addressed to their shelters
+    (managers). Pages and API list through this one query."""
+    query = select(PlacementRequest).order_by(PlacementRequest.id.desc()).limit(limit)
+    if user.role == Role.POLICE:
+        query = query.where(PlacementRequest.requested_by_id == user.id)
+    elif user.role == Role.SHELTER_MANAGER:
+        query = query.where(PlacementRequest.shelter_id.in_([s.id for s in user.managed_shelters]))
+    elif user.role != Role.SECRETARIAT:
+        return []
+    if status:
+        query = query.where(PlacementRequest.status == status)
+    return list(session.scalars(query))
 
 
 def load_request(session: Session, user: User, request_id: int) -> PlacementRequest:

@@ -1,0 +1,98 @@
+"""The placement forms. They check shape (a known urgency, a reason given, a listed shelter);
+placement.services enforces the rules (free beds, legal transitions), so pages and API refuse alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
+
+from accounts.forms import Form, choices
+from errors import DomainError
+from placement.models import DECLINE_REASONS, Urgency
+from shelters.forms import CaseForm, MultiCheckboxField
+
+URGENCY_LABELS = {
+    Urgency.EMERGENCY.value: "Emergency (tonight)",
+    Urgency.URGENT.value: "Urgent",
+    Urgency.ROUTINE.value: "Routine",
+}
+
+# Every reason the victim may give for declining shelter, as the officer reads it.
+DECLINE_LABELS = {
+    "fear_of_traffickers": "Fear of the traffickers",
+    "wants_to_return_home": "Wants to return home",
+    "distrust_of_authorities": "Distrust of the authorities",
+    "family_or_children": "Family or children",
+    "shelter_too_far": "The shelter is too far",
+    "shelter_rules": "The shelter's rules",
+    "stays_with_family_or_friends": "Stays with family or friends",
+    "other": "Other (say why in the note)",
+}
+assert set(DECLINE_LABELS) == set(DECLINE_REASONS), "a decline reason without a label"
+
+# Where a decision taken on the shelter's board sends the manager back to.
+BACK_TO_BOARD = "board"
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+class _Exclusions:
+    """The shelters a requester may leave out, offered as checkboxes (no code to mistype on a phone)."""
+
+    exclude = MultiCheckboxField("Shelters to leave out", choices=[], validators=[Optional()],
+                                 description="For example a shelter the victim must not be sent to.")
+    urgency = SelectField("Urgency", choices=choices(URGENCY_LABELS.items()), default=Urgency.URGENT.value)
+
+    def set_shelters(self, shelters: Iterable[tuple[str, str]]) -> None:
+        self.exclude.choices = choices(shelters)  # type: ignore[attr-defined]
+
+    def refuse(self, error: DomainError) -> bool:
+        """As Form.refuse; the service names unknown excluded codes `shelters`."""
+        found = super().refuse(error)  # type: ignore[misc]
+        if "shelters" in error.fields:
+            self.exclude.errors = [*self.exclude.errors, error.message]  # type: ignore[attr-defined]
+            found = True
+        return found
+
+
+class NewRequestForm(_Exclusions, CaseForm):
+    """Screen one: the pseudonymous profile (the case form's fields) and what the request adds."""
+
+
+class CaseRequestForm(_Exclusions, Form):
+    """A request for a case already recorded: only what the request adds."""
+
+    region = StringField("Region where the victim is now", validators=[Optional(), Length(max=64)],
+                         filters=[_strip], render_kw={"list": "regions"},
+                         description="Leave empty to use the case's region.")
+
+
+class DecisionForm(Form):
+    """Accept or admit: nothing to fill in, only where to go back to."""
+
+    back = HiddenField(validators=[Optional(), AnyOf([BACK_TO_BOARD, ""])])
+
+
+class ReserveForm(Form):
+    shelter = HiddenField(validators=[InputRequired(), Length(max=16)], filters=[_strip])
+
+
+class RejectForm(DecisionForm):
+    reason = TextAreaField("Reason for rejecting",
+                           validators=[DataRequired("a reason is required"), Length(max=500)],
+                           filters=[_strip], render_kw={"maxlength": 500})
+
+
+class DeclineForm(Form):
+    reason = SelectField("Why the victim declined", choices=choices(DECLINE_LABELS.items()),
+                         validators=[InputRequired()])
+    note = TextAreaField("Note (required for other)", validators=[Optional(), Length(max=1000)], filters=[_strip])
+
+
+class CancelForm(Form):
+    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=1000)], filters=[_strip])

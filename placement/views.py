@@ -1,0 +1,428 @@
+"""Pages: request a placement (profile -> suggestions -> reserve), a request's page with its timeline and
+decisions, the list of requests with the batch assignment, and the incoming requests on a shelter's board.
+
+Each handler parses a form, checks permission (placement.permissions), calls the same services as
+placement/api.py, commits once and redirects; a service's refusal is flashed and the page shown again
+with its status, never a 500. Nothing here names a victim: case codes only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from accounts.forms import Form
+from accounts.models import Role, User
+from accounts.permissions import roles_required
+from database import utcnow
+from errors import DomainError, NotAllowed
+from extensions import db
+from placement import permissions, services
+from placement.api import placement_json
+from placement.engine import TERMS
+from placement.forms import (
+    BACK_TO_BOARD,
+    DECLINE_LABELS,
+    URGENCY_LABELS,
+    CancelForm,
+    CaseRequestForm,
+    DecisionForm,
+    DeclineForm,
+    NewRequestForm,
+    RejectForm,
+    ReserveForm,
+)
+from placement.models import HOLDING, WAITING, PlacementRequest, RequestStatus, Urgency
+from shelters import permissions as shelter_permissions
+from shelters import services as shelter_services
+from shelters.models import Case, Shelter
+from shelters.views import BOARD_PANELS
+
+bp = Blueprint("placement", __name__)
+
+LIST_LIMIT = 500
+
+TERM_LABELS = {
+    "distance": "Distance",
+    "language": "Shared language",
+    "services": "Extra services",
+    "utilisation": "Low utilisation",
+}
+# How many shelters a hard constraint left out, in words: "3 shelters: no free bed".
+REASON_LABELS = {
+    "status": "not open",
+    "no_free_beds": "no free bed",
+    "sex": "do not take this sex",
+    "age": "do not take this age",
+    "children": "not enough beds for the accompanying children",
+    "service": "a required service is missing",
+    "trafficker_region": "in a region linked to the traffickers",
+    "security": "security too low for the risk",
+    "excluded": "left out by the requester",
+}
+STATUS_LABELS = {
+    RequestStatus.OPEN: "Open: choose a shelter",
+    RequestStatus.RESERVED: "Reserved: waiting for the shelter",
+    RequestStatus.ACCEPTED: "Accepted: the shelter expects the victim",
+    RequestStatus.ADMITTED: "Admitted",
+    RequestStatus.REJECTED: "Rejected by the shelter: choose another",
+    RequestStatus.DECLINED: "Declined by the victim",
+    RequestStatus.EXPIRED: "The hold ran out: choose a shelter again",
+    RequestStatus.CANCELLED: "Cancelled",
+}
+_URGENCY_ORDER = {Urgency.EMERGENCY: 0, Urgency.URGENT: 1, Urgency.ROUTINE: 2}
+
+
+def _user() -> User:
+    return current_user  # type: ignore[return-value]
+
+
+def _settings() -> services.Settings:
+    return services.Settings.from_config(current_app.config)
+
+
+def can_list_requests(user: User) -> bool:
+    return user.role in (Role.POLICE, Role.SECRETARIAT, Role.SHELTER_MANAGER)
+
+
+@bp.app_context_processor
+def _navigation() -> dict[str, Any]:
+    return {"can_list_placements": can_list_requests}
+
+
+def _to_request(req: PlacementRequest) -> Response:
+    return redirect(url_for("placement.detail", request_id=req.id))
+
+
+# --- screen one: the profile -------------------------------------------------------------------------------
+
+
+def _shelter_choices() -> list[tuple[str, str]]:
+    shelters = db.session.scalars(select(Shelter).order_by(Shelter.code))
+    return [(s.code, f"{s.code} · {s.name} ({s.region})") for s in shelters]
+
+
+def _known_regions() -> list[str]:
+    return list(db.session.scalars(select(Shelter.region).distinct().order_by(Shelter.region)))
+
+
+def _new_page(form: NewRequestForm | CaseRequestForm, case: Case | None, status: int = 200) -> tuple[str, int]:
+    return render_template("placement/new.html", form=form, case=case, regions=_known_regions(),
+                           urgencies=URGENCY_LABELS), status
+
+
+@bp.route("/placements/new", methods=["GET", "POST"])
+@roles_required(Role.POLICE, Role.SECRETARIAT)
+def new() -> Any:
+    """A new case and its request in one transaction; or, with ?case=CODE, a request for a recorded case."""
+    user = _user()
+    if not permissions.can_request(user):
+        raise NotAllowed("only the police and the secretariat request placements")
+    code = (request.args.get("case") or "").strip().upper()
+    case = shelter_permissions.load_case(db.session, user, code) if code else None
+    if case is not None and request.method == "GET":
+        live = services.active_request(db.session, case)
+        if live is not None and permissions.can_view(user, live):
+            flash(f"Case {case.code} already has a live placement request.", "info")
+            return _to_request(live)
+    form: NewRequestForm | CaseRequestForm = CaseRequestForm() if case is not None else NewRequestForm()
+    form.set_shelters(_shelter_choices())
+    if not form.validate_on_submit():
+        if form.is_submitted():
+            flash("The request was not sent: check the highlighted fields.", "error")
+        return _new_page(form, case, 422 if form.is_submitted() else 200)
+    now = utcnow()
+    try:
+        if isinstance(form, NewRequestForm):
+            subject, region = shelter_services.create_case(db.session, user, now, form.values()), None
+        else:
+            subject, region = case, form.region.data or None
+        req = services.create_request(db.session, user, now, subject, _settings(), urgency=form.urgency.data,
+                                      region=region, exclude=form.exclude.data or [])
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()  # neither the case nor the request is kept
+        form.refuse(error)
+        flash(error.message, "error")
+        return _new_page(form, case, error.status)
+    found = len(req.suggestions)
+    flash(f"Request for case {req.case.code} sent: {found} {'shelter fits' if found == 1 else 'shelters fit'}.",
+          "success" if found else "warning")
+    return _to_request(req)
+
+
+# --- screens two and three: the request --------------------------------------------------------------------
+
+
+def why_empty(excluded: Iterable[dict[str, Any]]) -> list[tuple[str, int]]:
+    """How many shelters each hard constraint left out (a shelter counted once per constraint), most first."""
+    counts = Counter(code for e in excluded for code in set(e.get("codes", [])))
+    return [(REASON_LABELS.get(code, code.replace("_", " ")), n)
+            for code, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def _suggestion_rows(now: datetime, suggestions: list[dict[str, Any]], weights: Any) -> list[dict[str, Any]]:
+    """The suggestions as shown at request time, with each shelter's name and its free beds now."""
+    codes = [s["shelter"] for s in suggestions]
+    shelters = list(db.session.scalars(select(Shelter).where(Shelter.code.in_(codes)))) if codes else []
+    views = {v.shelter.code: v for v in shelter_services.shelter_views(db.session, now, shelters)}
+    rows = []
+    for rank, s in enumerate(suggestions, start=1):
+        view = views.get(s["shelter"])
+        rows.append({
+            "rank": rank, "code": s["shelter"], "score": s["score"],
+            "name": view.shelter.name if view else "", "region": view.shelter.region if view else "",
+            "free": view.available if view else None,
+            "terms": [(TERM_LABELS.get(t, t), s["terms"].get(t, 0), getattr(weights, t, None)) for t in TERMS],
+        })
+    return rows
+
+
+def _detail(
+    req: PlacementRequest,
+    *,
+    status: int = 200,
+    decline: DeclineForm | None = None,
+    cancel: CancelForm | None = None,
+    reject: RejectForm | None = None,
+) -> tuple[str, int]:
+    """A request as `current_user` may see it; reading the address or the profile is audited (placement_json)."""
+    user, now = _user(), utcnow()
+    settings = _settings()
+    data = placement_json(req, user)
+    owner, deciding = permissions.is_owner(user, req), permissions.is_deciding_manager(user, req)
+    closable = owner and req.status in (*WAITING, *HOLDING)
+    html = render_template(
+        "placement/request.html",
+        req=req,
+        data=data,
+        status_label=STATUS_LABELS.get(req.status, req.status),
+        urgencies=URGENCY_LABELS,
+        decline_labels=DECLINE_LABELS,
+        suggestions=_suggestion_rows(now, data["suggestions"], settings.weights),
+        why_empty=why_empty(data["excluded"]) if not data["suggestions"] else [],
+        can_reserve=owner and req.status in WAITING,
+        decline_form=(decline or DeclineForm(formdata=None)) if closable else None,
+        cancel_form=(cancel or CancelForm(formdata=None)) if closable else None,
+        reject_form=(reject or RejectForm(formdata=None)) if deciding and req.status in HOLDING else None,
+        can_accept=deciding and req.status == RequestStatus.RESERVED,
+        can_admit=deciding and req.status == RequestStatus.ACCEPTED,
+        hold_minutes=int(settings.hold.total_seconds() // 60),
+    )
+    db.session.commit()  # the audit entries of this read
+    return html, status
+
+
+@bp.get("/placements/<int:request_id>")
+@roles_required(Role.POLICE, Role.SECRETARIAT, Role.SHELTER_MANAGER)
+def detail(request_id: int) -> Any:
+    req = permissions.load_request(db.session, _user(), request_id)
+    services.expire_if_due(db.session, utcnow(), req)
+    return _detail(req)
+
+
+Action = Callable[[User, PlacementRequest, Any], str]
+
+
+def _act(request_id: int, *, owner: bool, form: Form, slot: str | None, action: Action) -> Any:
+    """Load (404 for who may not see it), check who may act, validate, act, commit, redirect.
+
+    owner: the requester or the secretariat acts; else the manager of the shelter holding the bed.
+    slot: the keyword under which _detail shows a failed form again as posted.
+    """
+    user = _user()
+    req = permissions.load_request(db.session, user, request_id)
+    allowed = permissions.is_owner(user, req) if owner else permissions.is_deciding_manager(user, req)
+    if not allowed:
+        raise NotAllowed("only the requester or the secretariat may do this" if owner
+                         else "only the manager of the reserved shelter may do this")
+    shown = {slot: form} if slot else {}
+    if not form.validate():
+        flash("Nothing was changed: check the highlighted fields.", "error")
+        return _detail(req, status=422, **shown)
+    try:
+        message = action(user, req, form)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        form.refuse(error)
+        flash(error.message, "error")
+        return _detail(req, status=error.status, **shown)
+    flash(message, "success")
+    if isinstance(form, DecisionForm) and form.back.data == BACK_TO_BOARD and req.shelter is not None:
+        return redirect(url_for("shelters.board", code=req.shelter.code))
+    return _to_request(req)
+
+
+def _hold_message(req: PlacementRequest) -> str:
+    until = req.reservation.held_until if req.reservation else None
+    return f" until {until:%H:%M} UTC" if until else ""
+
+
+@bp.post("/placements/<int:request_id>/reserve")
+@roles_required(Role.POLICE, Role.SECRETARIAT)
+def reserve(request_id: int) -> Any:
+    def action(user: User, req: PlacementRequest, form: ReserveForm) -> str:
+        services.reserve(db.session, user, utcnow(), req, form.shelter.data, _settings())
+        return f"A bed is reserved at {req.shelter.code}{_hold_message(req)}. The shelter has been asked to accept."
+
+    return _act(request_id, owner=True, form=ReserveForm(), slot=None, action=action)
+
+
+@bp.post("/placements/<int:request_id>/accept")
+@roles_required(Role.SHELTER_MANAGER)
+def accept(request_id: int) -> Any:
+    def action(user: User, req: PlacementRequest, form: DecisionForm) -> str:
+        services.accept(db.session, user, utcnow(), req, _settings())
+        return f"Case {req.case.code} accepted: the bed is held{_hold_message(req)}."
+
+    return _act(request_id, owner=False, form=DecisionForm(), slot=None, action=action)
+
+
+@bp.post("/placements/<int:request_id>/reject")
+@roles_required(Role.SHELTER_MANAGER)
+def reject(request_id: int) -> Any:
+    def action(user: User, req: PlacementRequest, form: RejectForm) -> str:
+        services.reject(db.session, user, utcnow(), req, form.reason.data)
+        return f"Case {req.case.code} rejected; the bed is free again."
+
+    return _act(request_id, owner=False, form=RejectForm(), slot="reject", action=action)
+
+
+@bp.post("/placements/<int:request_id>/admit")
+@roles_required(Role.SHELTER_MANAGER)
+def admit(request_id: int) -> Any:
+    def action(user: User, req: PlacementRequest, form: DecisionForm) -> str:
+        stay = services.admit(db.session, user, utcnow(), req)
+        return f"Case {req.case.code} admitted ({stay.beds} {'bed' if stay.beds == 1 else 'beds'})."
+
+    return _act(request_id, owner=False, form=DecisionForm(), slot=None, action=action)
+
+
+@bp.post("/placements/<int:request_id>/decline")
+@roles_required(Role.POLICE, Role.SECRETARIAT)
+def decline(request_id: int) -> Any:
+    def action(user: User, req: PlacementRequest, form: DeclineForm) -> str:
+        services.decline(db.session, user, utcnow(), req, form.reason.data, form.note.data or None)
+        return f"Recorded: the victim declined shelter ({DECLINE_LABELS[form.reason.data].lower()})."
+
+    return _act(request_id, owner=True, form=DeclineForm(), slot="decline", action=action)
+
+
+@bp.post("/placements/<int:request_id>/cancel")
+@roles_required(Role.POLICE, Role.SECRETARIAT)
+def cancel(request_id: int) -> Any:
+    def action(user: User, req: PlacementRequest, form: CancelForm) -> str:
+        services.cancel(db.session, user, utcnow(), req, form.note.data or None)
+        return f"The request for case {req.case.code} is cancelled."
+
+    return _act(request_id, owner=True, form=CancelForm(), slot="cancel", action=action)
+
+
+# --- the list and the batch --------------------------------------------------------------------------------
+
+
+def _list_page(status: int = 200) -> tuple[str, int]:
+    user = _user()
+    wanted = request.args.get("status") or ""
+    if wanted not in set(RequestStatus):
+        wanted = ""
+    return render_template(
+        "placement/requests.html",
+        rows=permissions.visible_requests(db.session, user, wanted or None, LIST_LIMIT),
+        wanted=wanted,
+        statuses=list(RequestStatus),
+        urgencies=URGENCY_LABELS,
+        can_request=permissions.can_request(user),
+        can_run_batch=permissions.can_run_batch(user),
+        limit=LIST_LIMIT,
+    ), status
+
+
+@bp.get("/placements")
+@roles_required(Role.POLICE, Role.SECRETARIAT, Role.SHELTER_MANAGER)
+def requests() -> Any:
+    return _list_page()
+
+
+def batch_message(outcome: services.BatchOutcome) -> str:
+    result = outcome.result
+    waiting = len(outcome.reserved) + len(outcome.unplaced)
+    if not waiting:
+        return "Batch assignment: no request is waiting for a bed."
+    quality = ("The assignment is optimal." if result.optimal
+               else f"The assignment is within {result.gap:.1%} of the optimum (time limit reached).")
+    emergencies = f" ({result.urgent_placed} of them emergencies)" if result.urgent_placed else ""
+    return (f"Batch assignment: {len(outcome.reserved)} of {waiting} waiting requests placed{emergencies}, "
+            f"{len(outcome.unplaced)} left without a bed. {quality}")
+
+
+@bp.post("/placements/batch")
+@roles_required(Role.SECRETARIAT)
+def batch() -> Any:
+    user = _user()
+    if not permissions.can_run_batch(user):
+        raise NotAllowed("only the secretariat runs the batch assignment")
+    if not Form().validate():
+        flash("The batch was not run: the form was stale, try again.", "error")
+        return _list_page(400)
+    try:
+        outcome = services.run_batch(db.session, user, utcnow(), _settings())
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _list_page(error.status)
+    flash(batch_message(outcome), "success" if not outcome.unplaced else "warning")
+    return redirect(url_for("placement.requests"))
+
+
+# --- the shelter's board: incoming requests ----------------------------------------------------------------
+
+
+def incoming_panel(user: User, shelter: Shelter) -> tuple[str, dict[str, Any]] | None:
+    """The requests holding a bed at `shelter`, for its manager to accept, reject or admit.
+
+    Registered in shelters.views.BOARD_PANELS (shelters never imports placement). Expires
+    holds that ran out, and audits each profile shown, as the request page does.
+    """
+    if not user.manages(shelter.id):
+        return None
+    now = utcnow()
+    holding = list(db.session.scalars(select(PlacementRequest).where(
+        PlacementRequest.shelter_id == shelter.id, PlacementRequest.status.in_(HOLDING))))
+    for req in holding:
+        services.expire_if_due(db.session, now, req)
+    live = sorted((r for r in holding if r.status in HOLDING and permissions.is_deciding_manager(user, r)),
+                  key=lambda r: (_URGENCY_ORDER.get(r.urgency, 9), r.created_at, r.id))
+    rows = []
+    for req in live:
+        case = req.case
+        shelter_services.record_case_read(db.session, user, now, case)
+        rows.append({"req": req, "beds": 1 + case.children,
+                     "until": req.reservation.held_until if req.reservation else None,
+                     "profile": {"sex": case.sex, "age": case.age_on(now.date()), "languages": case.languages,
+                                 "needs": case.needs, "children": case.children, "risk": case.risk}})
+    return "placement/_incoming.html", {
+        "shelter": shelter, "rows": rows, "urgencies": URGENCY_LABELS,
+        "reject_form": RejectForm(formdata=None), "back": BACK_TO_BOARD,
+    }
+
+
+if incoming_panel not in BOARD_PANELS:
+    BOARD_PANELS.append(incoming_panel)

@@ -1,0 +1,343 @@
+"""The placement pages driven as a browser would: request (profile -> suggestions -> reserve), the shelter's
+decision on its board, the address rule, refusals, the list and the batch."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from accounts.models import AuditEvent
+from extensions import db
+from placement import services
+from placement.models import PlacementRequest
+from shelters.models import Case
+
+
+@pytest.fixture
+def pvpt(make):
+    return make.shelter("PVPT", name="Qendra PVPT", capacity=5, languages=["sq", "ro"], children_capacity=2)
+
+
+@pytest.fixture
+def men(make):
+    return make.shelter("MEN", name="Men only", sexes=["male"])
+
+
+@pytest.fixture
+def officer(make):
+    return make.user("police")
+
+
+@pytest.fixture
+def manager(make, pvpt):
+    return make.manager(pvpt)
+
+
+PROFILE = {"sex": "female", "age": "22", "nationality": "md", "languages": "ro", "children": "0",
+           "risk": "medium", "region": "Prishtinë", "urgency": "emergency"}
+
+
+def body(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def figure(html: str, name: str) -> int:
+    match = re.search(rf"<dt>{re.escape(name)}</dt><dd>(\d+)</dd>", html)
+    assert match, f"no figure {name!r} on the page"
+    return int(match.group(1))
+
+
+def assert_clean_html(html: str) -> None:
+    assert "<script" not in html and " style=" not in html
+    assert "http://" not in html and "https://" not in html
+
+
+def audited(action: str) -> list[AuditEvent]:
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def switch_to(pages, user) -> None:
+    """Sign in as `user`, signing out first whoever was signed in."""
+    if pages.client.get("/login").status_code != 200:
+        pages.post("/logout")
+    pages.login(user.username)
+
+
+def request_id(response) -> int:
+    assert response.status_code == 302, body(response)
+    match = re.search(r"/placements/(\d+)$", response.headers["Location"])
+    assert match, response.headers["Location"]
+    return int(match.group(1))
+
+
+def placement(rid: int) -> PlacementRequest:
+    db.session.expire_all()
+    return db.session.get(PlacementRequest, rid)
+
+
+@pytest.fixture
+def reserved(make, officer, pvpt, settings, now):
+    """A request by `officer` holding a bed at PVPT, made through the services."""
+    req = services.create_request(db.session, officer, now, make.case(officer, children=1), settings)
+    services.reserve(db.session, officer, now, req, "PVPT", settings)
+    db.session.commit()
+    return req
+
+
+# --- the officer's three screens ---------------------------------------------------------------------------
+
+
+def test_police_goes_from_a_new_case_to_a_reserved_bed_in_three_screens(client, pages, officer, pvpt, men):
+    pages.login(officer.username)
+    form = client.get("/placements/new")
+    assert form.status_code == 200
+    assert 'name="exclude" type="checkbox" value="PVPT"' in body(form)
+    assert_clean_html(body(form))
+
+    rid = request_id(pages.post("/placements/new", PROFILE, from_page="/placements/new"))
+    req = placement(rid)
+    assert req.status == "open" and req.urgency == "emergency" and req.case.created_by_id == officer.id
+    assert req.case.nationality == "MD"
+
+    html = body(client.get(f"/placements/{rid}"))
+    assert_clean_html(html)
+    assert req.case.code in html and "Open: choose a shelter" in html
+    for label in ("Distance", "Shared language", "Extra services", "Low utilisation"):
+        assert f"<dt>{label}</dt>" in html
+    assert "<strong>5</strong> free beds" in html
+    assert f'action="/placements/{rid}/reserve"' in html and "Reserve a bed here" in html
+    assert "MEN</span>: does not take women" in html  # the excluded shelter, in plain words
+    assert f'action="/placements/{rid}/decline"' in html and "Cancel the request" in html
+
+    response = pages.post(f"/placements/{rid}/reserve", {"shelter": "PVPT"}, from_page=f"/placements/{rid}")
+    assert request_id(response) == rid
+    req = placement(rid)
+    assert req.status == "reserved" and req.shelter.code == "PVPT"
+    until = req.reservation.held_until.strftime("%H:%M")
+    html = body(client.get(f"/placements/{rid}"))
+    assert f"reserved until {until} UTC" in html and "waiting for the shelter" in html
+    assert 'aria-current="step"><span class="steps-n">3</span>' in html
+    assert "Reserve a bed here" not in html and "Rruga e Testit" not in html
+    assert [e.to_status for e in req.events] == ["open", "reserved"]
+    assert f"<td>{officer.username}</td>" in html  # the timeline says who
+
+
+def test_a_request_starts_from_a_recorded_case(client, pages, make, officer, pvpt):
+    case = make.case(officer)
+    pages.login(officer.username)
+    html = body(client.get(f"/cases/{case.code}"))
+    assert f'href="/placements/new?case={case.code}"' in html
+    form = client.get(f"/placements/new?case={case.code}")
+    assert form.status_code == 200 and 'name="age"' not in body(form)
+    rid = request_id(pages.post(f"/placements/new?case={case.code}", {"urgency": "routine", "exclude": "PVPT"}))
+    req = placement(rid)
+    assert req.case_id == case.id and req.exclude == ["PVPT"] and req.suggestions == []
+    # A second visit goes to the live request instead of making another.
+    assert client.get(f"/placements/new?case={case.code}").headers["Location"].endswith(f"/placements/{rid}")
+    switch_to(pages, make.user("police"))
+    assert client.get(f"/placements/new?case={case.code}").status_code == 404
+
+
+def test_empty_suggestions_say_why(client, pages, officer, men):
+    pages.login(officer.username)
+    rid = request_id(pages.post("/placements/new", PROFILE, from_page="/placements/new"))
+    html = body(client.get(f"/placements/{rid}"))
+    assert "No shelter fits this case" in html
+    assert "1 shelter: do not take this sex" in html
+    assert "Reserve a bed here" not in html
+
+
+# --- the shelter's board -----------------------------------------------------------------------------------
+
+
+def test_the_manager_accepts_and_admits_from_the_board_and_the_figures_follow(client, pages, make, manager,
+                                                                              reserved):
+    code = reserved.case.code
+    pages.login(manager.username)
+    html = body(client.get("/shelters/PVPT"))
+    assert_clean_html(html)
+    assert "Incoming placement requests" in html and code in html
+    assert f"Accept {code}" in html and "2</strong> beds needed" in html
+    assert (figure(html, "Occupied"), figure(html, "Held for placements")) == (0, 2)
+
+    response = pages.post(f"/placements/{reserved.id}/accept", {"back": "board"}, from_page="/shelters/PVPT")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/shelters/PVPT")
+    html = body(client.get("/shelters/PVPT"))
+    assert f"Case {code} accepted" in html and f"Admit {code}" in html
+    assert placement(reserved.id).status == "accepted"
+
+    response = pages.post(f"/placements/{reserved.id}/admit", {"back": "board"})
+    assert response.headers["Location"].endswith("/shelters/PVPT")
+    html = body(client.get("/shelters/PVPT"))
+    assert f"Case {code} admitted (2 beds)." in html
+    assert (figure(html, "Occupied"), figure(html, "Held for placements"), figure(html, "Free beds")) == (2, 0, 3)
+    assert "No request is waiting for this shelter." in html
+    assert placement(reserved.id).status == "admitted"
+    # The manager's request page shows the profile and the whole timeline.
+    html = body(client.get(f"/placements/{reserved.id}"))
+    assert "<dt>Children</dt><dd>1</dd>" in html and "accepted → <strong>admitted</strong>" in html
+
+
+def test_the_board_panel_is_the_managers_only(client, pages, make, officer, reserved, pvpt):
+    for user in (officer, make.user("secretariat"), make.manager(make.shelter("OTHER"))):
+        switch_to(pages, user)
+        assert "Incoming placement requests" not in body(client.get("/shelters/PVPT"))
+
+
+def test_reject_needs_a_reason(client, pages, manager, reserved):
+    pages.login(manager.username)
+    response = pages.post(f"/placements/{reserved.id}/reject", {"reason": "   ", "back": "board"})
+    assert response.status_code == 422
+    html = body(response)
+    assert "a reason is required" in html and 'id="reject-reason-errors"' in html
+    assert placement(reserved.id).status == "reserved"
+    response = pages.post(f"/placements/{reserved.id}/reject", {"reason": "no bed for a child tonight"})
+    assert response.headers["Location"].endswith(f"/placements/{reserved.id}")
+    req = placement(reserved.id)
+    assert req.status == "rejected" and req.note == "no bed for a child tonight"
+    assert pages.post(f"/placements/{reserved.id}/accept").status_code == 409  # nothing left to accept
+
+
+def test_the_officer_sees_the_address_only_while_accepted(client, pages, make, officer, manager, reserved):
+    path = f"/placements/{reserved.id}"
+    pages.login(officer.username)
+    assert "Rruga e Testit 1" not in body(client.get(path))  # reserved
+    assert pages.post(f"{path}/accept").status_code == 403  # never their own
+    switch_to(pages, manager)
+    assert pages.post(f"{path}/accept").status_code == 302
+    switch_to(pages, officer)
+    before = len(audited("shelter.address_read"))
+    assert "Rruga e Testit 1" in body(client.get(path))  # accepted
+    assert len(audited("shelter.address_read")) == before + 1
+    switch_to(pages, manager)
+    pages.post(f"{path}/admit")
+    switch_to(pages, officer)
+    html = body(client.get(path))
+    assert "Admitted" in html and "Rruga e Testit 1" not in html  # closed: gone again
+
+
+def test_others_get_404(client, pages, make, reserved, officer):
+    other_manager = make.manager(make.shelter("OTHER"))
+    for user in (make.user("police"), other_manager):
+        switch_to(pages, user)
+        assert client.get(f"/placements/{reserved.id}").status_code == 404
+        for action in ("reserve", "accept", "reject", "admit", "decline", "cancel"):
+            response = pages.post(f"/placements/{reserved.id}/{action}", {"shelter": "PVPT", "reason": "x"})
+            assert response.status_code in (403, 404), action
+            if response.status_code == 403:  # the role may never do this, whoever's request it is
+                assert (user.role, action) in {("police", "accept"), ("police", "reject"), ("police", "admit"),
+                                               ("shelter_manager", "reserve"), ("shelter_manager", "decline"),
+                                               ("shelter_manager", "cancel")}
+        assert f"#{reserved.id}" not in body(client.get("/placements"))
+    assert placement(reserved.id).status == "reserved"
+
+
+def test_decline_records_the_reason(client, pages, officer, reserved):
+    pages.login(officer.username)
+    path = f"/placements/{reserved.id}"
+    html = body(client.get(path))
+    assert '<option value="fear_of_traffickers">Fear of the traffickers</option>' in html
+    response = pages.post(f"{path}/decline", {"reason": "other", "note": ""})
+    assert response.status_code == 422 and "say why in the note" in body(response)
+    assert pages.post(f"{path}/decline", {"reason": "bored"}).status_code == 422
+    assert placement(reserved.id).status == "reserved"
+    response = pages.post(f"{path}/decline", {"reason": "fear_of_traffickers", "note": "afraid of the region"})
+    assert request_id(response) == reserved.id
+    req = placement(reserved.id)
+    assert (req.status, req.reason, req.note) == ("declined", "fear_of_traffickers", "afraid of the region")
+    assert req.case.status == "declined_shelter" and req.reservation.released_at is not None
+    html = body(client.get(path))
+    assert "Reason: Fear of the traffickers" in html and "Record the refusal" not in html
+
+
+def test_cancel_frees_the_bed(client, pages, officer, reserved):
+    pages.login(officer.username)
+    assert request_id(pages.post(f"/placements/{reserved.id}/cancel", {"note": "found family"})) == reserved.id
+    assert placement(reserved.id).status == "cancelled"
+    assert pages.post(f"/placements/{reserved.id}/cancel").status_code == 409
+
+
+# --- the list and the batch --------------------------------------------------------------------------------
+
+
+def test_the_list_is_scoped_and_filtered(client, pages, make, officer, manager, reserved, settings, now):
+    other = make.user("police")
+    theirs = services.create_request(db.session, other, now, make.case(other), settings)
+    db.session.commit()
+    pages.login(officer.username)
+    html = body(client.get("/placements"))
+    assert_clean_html(html)
+    assert f"#{reserved.id}<" in html and f"#{theirs.id}<" not in html and "Run batch assignment" not in html
+    switch_to(pages, manager)
+    html = body(client.get("/placements"))
+    assert f"#{reserved.id}<" in html and f"#{theirs.id}<" not in html and 'href="/placements/new"' not in html
+    switch_to(pages, make.user("secretariat"))
+    html = body(client.get("/placements"))
+    assert f"#{reserved.id}<" in html and f"#{theirs.id}<" in html
+    html = body(client.get("/placements?status=open"))
+    assert f"#{reserved.id}<" not in html and f"#{theirs.id}<" in html
+    assert client.get("/placements?status=nonsense").status_code == 200
+    assert 'href="/placements"' in html and ">Placements</a>" in html  # the nav link
+
+
+def test_the_secretariat_runs_the_batch_from_the_page(client, pages, make, officer, pvpt, settings, now):
+    ids = [services.create_request(db.session, officer, now, make.case(officer), settings).id for _ in range(2)]
+    db.session.commit()
+    pages.login(officer.username)
+    assert pages.post("/placements/batch").status_code == 403
+    switch_to(pages, make.user("secretariat"))
+    assert 'action="/placements/batch"' in body(client.get("/placements"))
+    response = pages.post("/placements/batch", from_page="/placements")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/placements")
+    html = body(client.get("/placements"))
+    assert "Batch assignment: 2 of 2 waiting requests placed, 0 left without a bed." in html
+    assert "The assignment is optimal." in html
+    assert [placement(i).status for i in ids] == ["reserved", "reserved"]
+    assert len(audited("placement.batch")) == 1
+
+
+# --- bad input ---------------------------------------------------------------------------------------------
+
+
+def cases() -> int:
+    return db.session.scalar(select(func.count()).select_from(Case))
+
+
+def test_bad_input_is_a_refusal_naming_the_field_never_a_500(client, pages, officer, pvpt):
+    pages.login(officer.username)
+    response = pages.post("/placements/new", PROFILE | {"exclude": "NOPE"}, from_page="/placements/new")
+    assert response.status_code == 422 and 'id="exclude-errors"' in body(response)
+    response = pages.post("/placements/new", PROFILE | {"age": "abc"}, from_page="/placements/new")
+    assert response.status_code == 422 and 'id="age-errors"' in body(response)
+    response = pages.post("/placements/new", PROFILE | {"urgency": "whenever"}, from_page="/placements/new")
+    assert response.status_code == 422 and 'id="urgency-errors"' in body(response)
+    response = client.post("/placements/new", data=PROFILE)  # no CSRF token
+    assert response.status_code == 400
+    assert cases() == 0 and db.session.scalar(select(func.count()).select_from(PlacementRequest)) == 0
+
+
+def test_a_refused_request_keeps_nothing(client, pages, make, officer, pvpt):
+    case = make.case(officer)
+    pages.login(officer.username)
+    request_id(pages.post(f"/placements/new?case={case.code}", {"urgency": "urgent"}))
+    switch_to(pages, make.user("secretariat"))
+    # The secretariat may not make a second live request for the same case: 409, shown on the form.
+    response = pages.post(f"/placements/new?case={case.code}", {"urgency": "urgent"})
+    assert response.status_code == 409 and "already has a live placement request" in body(response)
+    assert db.session.scalar(select(func.count()).select_from(PlacementRequest)) == 1
+
+
+def test_reserving_an_unknown_or_full_shelter_is_refused(client, pages, make, officer, pvpt, settings, now):
+    req = services.create_request(db.session, officer, now, make.case(officer), settings)
+    db.session.commit()
+    for _ in range(5):
+        make.stay(pvpt)
+    pages.login(officer.username)
+    response = pages.post(f"/placements/{req.id}/reserve", {"shelter": "NOPE"})
+    assert response.status_code == 404 and "no shelter NOPE" in body(response)
+    response = pages.post(f"/placements/{req.id}/reserve", {"shelter": "PVPT"})
+    assert response.status_code == 409 and "no free bed" in body(response)
+    assert pages.post(f"/placements/{req.id}/reserve", {}).status_code == 422
+    assert placement(req.id).status == "open"
