@@ -1,0 +1,33 @@
+"""The alert page's forms: an action note, resolving with one, acknowledging. They check shape;
+alerts.services enforces the rules (a note is required, an alert is resolved once), so pages and API refuse alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from accounts.forms import Form
+from alerts.services import NOTE_MAX
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+class CommentForm(Form):
+    note = TextAreaField("Action note", validators=[DataRequired(message="Write the action note."),
+                                                    Length(max=NOTE_MAX)],
+                         filters=[_strip], description="What was done, or will be done, about this alert.")
+
+
+class ResolveForm(Form):
+    note = TextAreaField("Action note", validators=[DataRequired(message="Resolving needs an action note."),
+                                                    Length(max=NOTE_MAX)],
+                         filters=[_strip],
+                         description="Required: the action plan, or what was done, that closes this alert.")
+
+
+class AcknowledgeForm(Form):
+    """Only the CSRF token: acknowledging says "seen, being handled"."""
