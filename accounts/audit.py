@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from accounts.models import AuditEvent, User
+from accounts.models import APPEND_ONLY_DDL, DROP_APPEND_ONLY_DDL, AuditEvent, User
 
 GENESIS = "0" * 64
 # Any fixed number: PostgreSQL's advisory lock key for appending to the chain.
@@ -111,3 +111,17 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
             checked += 1
             last_id = event.id
         session.expunge_all()
+
+
+def purge_for_demo(session: Session) -> None:
+    """Empty the log of a demo database (`flask demo load --reset`), inside the caller's transaction.
+
+    The database refuses DELETE on the log, so the guard is lifted and put back around it;
+    never call this on a real deployment's database.
+    """
+    dialect = session.get_bind().dialect.name
+    for statement in DROP_APPEND_ONLY_DDL.get(dialect, []):
+        session.execute(text(statement).execution_options(no_parameters=True))
+    session.execute(AuditEvent.__table__.delete())
+    for statement in APPEND_ONLY_DDL.get(dialect, []):
+        session.execute(text(statement).execution_options(no_parameters=True))

@@ -17,7 +17,7 @@ from errors import DomainError
 from extensions import db
 from shelters import services as shelter_services
 
-users_cli = AppGroup("users", help="Create users and issue API tokens.")
+users_cli = AppGroup("users", help="Create users, issue API tokens, unlock accounts.")
 audit_cli = AppGroup("audit", help="Check the audit log.")
 
 
@@ -60,6 +60,32 @@ def token(name: str, days: int | None) -> None:
     db.session.commit()
     click.echo(f"token for {name} (shown once; store it safely):")
     click.echo(raw)
+
+
+@users_cli.command("unlock")
+@click.argument("name")
+def unlock(name: str) -> None:
+    """End NAME's lockout after failed sign-ins (audited)."""
+    try:
+        user = services.get_user(db.session, name)
+    except DomainError as error:
+        _fail(error)
+    was_locked = services.unlock(db.session, None, utcnow(), user)
+    db.session.commit()
+    click.echo(f"{name} unlocked" if was_locked else f"{name} was not locked")
+
+
+@users_cli.command("reset-two-factor")
+@click.argument("name")
+def reset_two_factor(name: str) -> None:
+    """Remove NAME's second factor (a lost phone); they enrol again at their next sign-in."""
+    try:
+        user = services.get_user(db.session, name)
+    except DomainError as error:
+        _fail(error)
+    services.reset_totp(db.session, None, utcnow(), user)
+    db.session.commit()
+    click.echo(f"two-factor sign-in removed for {name}; their sessions and tokens ended")
 
 
 @audit_cli.command("verify")

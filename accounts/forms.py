@@ -93,3 +93,34 @@ class UserForm(Form):
         """Fill the organisation and shelter options from (code, label) pairs."""
         self.organisation.choices = choices([("", "(none)"), *organisations])
         self.shelters.choices = choices(shelters)
+
+
+class SecondFactorForm(Form):
+    code = StringField("Code from the authenticator app, or a recovery code",
+                       validators=[DataRequired(), Length(max=32)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autocapitalize": "none",
+                                  "spellcheck": "false"})
+
+
+class EnrolTotpForm(Form):
+    code = StringField("The 6-digit code the app shows now", validators=[DataRequired(), Length(max=16)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+class ReauthForm(Form):
+    password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class RoleForm(Form):
+    role = SelectField("Role", choices=choices(ROLE_LABELS.items()), validators=[InputRequired()])
+
+
+class AuditFilterForm(Form):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    case = StringField("Case code", validators=[Optional(), Length(max=64)],
+                       filters=[lambda v: v.strip().upper() if isinstance(v, str) else v])
+    actor = StringField("User", validators=[Optional(), Length(max=64)],
+                        filters=[lambda v: v.strip() if isinstance(v, str) else v])

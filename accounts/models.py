@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import DDL, ForeignKey, Index, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from database import JSONType, utcnow
@@ -61,12 +61,28 @@ class User(db.Model):
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # TOTP (RFC 6238): the base32 secret, set at enrolment and in force once a first code confirmed it;
+    # the last time-step accepted, so a code is never accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_confirmed_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]
+    # Lockout: consecutive failed sign-ins (password or second factor) and the end of a lockout.
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
     managed_shelters: Mapped[list[Shelter]] = relationship(
         secondary="shelter_managers", back_populates="managers", order_by="Shelter.code"
     )
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    @property
+    def has_totp(self) -> bool:
+        return self.totp_secret is not None and self.totp_confirmed_at is not None
+
+    def is_locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
 
     # Flask-Login's protocol.
     @property
@@ -111,6 +127,20 @@ class ApiToken(db.Model):
         return self.revoked_at is None and self.expires_at > now
 
 
+class RecoveryCode(db.Model):
+    """A single-use second-factor code for a lost authenticator; only its argon2 hash is stored."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="recovery_codes")
+
+
 class AuditEvent(db.Model):
     """One entry of the append-only, hash-chained audit log.
 
@@ -120,7 +150,10 @@ class AuditEvent(db.Model):
     """
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id"),)
+    __table_args__ = (
+        Index("ix_audit_events_object", "object_type", "object_id"),
+        Index("ix_audit_events_action_at", "action", "at"),  # reads per hour (the unusual_access alert)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime]
@@ -134,3 +167,29 @@ class AuditEvent(db.Model):
     detail: Mapped[dict] = mapped_column(JSONType, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# The database itself refuses to edit or delete an audit event (the migration creates the same
+# triggers). Someone with the rights to drop a trigger can still tamper; the hash chain then shows it.
+APPEND_ONLY_DDL = {
+    "sqlite": [
+        "CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events "
+        "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events "
+        "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'audit_events is append-only'; END $$",
+        "DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events",
+        "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events "
+        "FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
+    ],
+}
+DROP_APPEND_ONLY_DDL = {
+    "sqlite": ["DROP TRIGGER IF EXISTS audit_events_no_update", "DROP TRIGGER IF EXISTS audit_events_no_delete"],
+    "postgresql": ["DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events"],
+}
+for _dialect, _statements in APPEND_ONLY_DDL.items():
+    for _statement in _statements:
+        event.listen(AuditEvent.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect))

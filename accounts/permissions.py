@@ -55,3 +55,7 @@ def can_manage_accounts(user: User) -> bool:
 
 def can_read_accounts(user: User) -> bool:
     return user.role in STAFF
+
+
+def can_read_audit(user: User) -> bool:
+    return user.role in STAFF

@@ -10,15 +10,18 @@ import re
 import secrets
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts import audit
-from accounts.models import ApiToken, Organisation, OrganisationKind, Role, User
+from accounts.models import ApiToken, Organisation, OrganisationKind, RecoveryCode, Role, User
 from errors import Conflict, Invalid, NotFound
 
 if TYPE_CHECKING:
@@ -37,8 +40,18 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("data") / "common-passwords.txt"
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The shipped list of well-known passwords, lower-cased."""
+    with COMMON_PASSWORDS_FILE.open(encoding="utf-8") as lines:
+        return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+
+
 def check_password_rules(password: str, min_length: int) -> None:
-    """Raise Invalid when the password is too short or too long."""
+    """Raise Invalid when the password is too short, too long or on the common-password list."""
     if len(password) < min_length:
         raise Invalid(
             f"password must be at least {min_length} characters",
@@ -47,6 +60,9 @@ def check_password_rules(password: str, min_length: int) -> None:
         )
     if len(password) > 256:
         raise Invalid("password is too long", code="weak_password", fields={"password": "at most 256 characters"})
+    if password.lower() in common_passwords():
+        raise Invalid("password is on the list of common passwords; choose another",
+                      code="weak_password", fields={"password": "too common"})
 
 
 def create_organisation(
@@ -132,10 +148,15 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
-def authenticate(session: Session, username: str, password: str, now: datetime) -> User | None:
-    """The user when name and password match an active account, else None; both outcomes audited.
+def authenticate(session: Session, username: str, password: str, now: datetime, *,
+                 totp_roles: str | Sequence[str] = "", max_failures: int = 5, lock_minutes: int = 15) -> User | None:
+    """The user when name and password match an active, unlocked account, else None; every outcome audited.
 
-    The caller says only "login failed", whatever failed.
+    For a user who has a second factor, or whose role is in `totp_roles` and must enrol one,
+    the password is only the first step: success is audited as `login.password` and the
+    sign-in completes in `verify_second_factor` (or at enrolment). Each failure counts
+    towards the account's lockout (`max_failures` in a row lock it for `lock_minutes`).
+    The caller says only "login failed", whatever failed, locked accounts included.
     """
     user = session.scalar(select(User).where(User.username == username))
     try:
@@ -147,15 +168,198 @@ def authenticate(session: Session, username: str, password: str, now: datetime) 
             _hasher.verify(_DUMMY_HASH, password)
         except VerificationError:
             pass
-    if ok and user is not None and user.active:
+    if ok and user is not None and user.active and not user.is_locked(now):
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
-        user.last_login_at = now
-        audit.record(session, actor=user, action="login", object_type="user", object_id=user.username, now=now)
+        if needs_second_factor(user, totp_roles):
+            audit.record(session, actor=user, action="login.password", object_type="user",
+                         object_id=user.username, now=now)
+        else:
+            _complete_login(session, user, now)
         return user
+    reason = None
+    if user is not None and user.is_locked(now):
+        reason = "locked"
+    elif user is not None and not user.active:
+        reason = "disabled"
     audit.record(session, actor=None, actor_name=username[:64] or "?", action="login", object_type="user",
-                 object_id=username[:64], now=now, outcome="failed")
+                 object_id=username[:64], now=now, outcome="failed", detail={"reason": reason} if reason else None)
+    if user is not None and reason is None:
+        _count_failure(session, user, now, max_failures, lock_minutes)
     return None
+
+
+def _complete_login(session: Session, user: User, now: datetime, **detail: str) -> None:
+    user.last_login_at = now
+    user.failed_logins = 0
+    audit.record(session, actor=user, action="login", object_type="user", object_id=user.username, now=now,
+                 detail=detail or None)
+
+
+def _count_failure(session: Session, user: User, now: datetime, max_failures: int, lock_minutes: int) -> None:
+    """One more failed sign-in; the `max_failures`-th in a row locks the account for `lock_minutes`."""
+    user.failed_logins += 1
+    if user.failed_logins >= max_failures:
+        user.locked_until = now + timedelta(minutes=lock_minutes)
+        user.failed_logins = 0
+        audit.record(session, actor=None, action="user.lockout", object_type="user", object_id=user.username,
+                     now=now, detail={"until": user.locked_until.isoformat(), "failures": max_failures})
+
+
+def unlock(session: Session, actor: User | None, now: datetime, user: User) -> bool:
+    """End a lockout and clear the failure count; False when the account was not locked."""
+    was_locked = user.is_locked(now)
+    user.locked_until = None
+    user.failed_logins = 0
+    if was_locked:
+        audit.record(session, actor=actor, action="user.unlock", object_type="user", object_id=user.username,
+                     now=now)
+    return was_locked
+
+
+# --- the second factor (TOTP, RFC 6238) ---------------------------------------------------------------------
+
+TOTP_ISSUER = "Safe Haven"
+RECOVERY_CODE_COUNT = 10
+_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
+
+
+def totp_required(user: User, required_roles: str | Sequence[str]) -> bool:
+    """Whether the user's role must sign in with a second factor (`required_roles`: "admin,police" or a list)."""
+    roles = required_roles.split(",") if isinstance(required_roles, str) else required_roles
+    return user.role in {r.strip() for r in roles if r.strip()}
+
+
+def needs_second_factor(user: User, required_roles: str | Sequence[str]) -> bool:
+    """Whether signing in takes a second step: the user has a second factor, or must enrol one."""
+    return user.has_totp or totp_required(user, required_roles)
+
+
+def begin_totp_enrolment(session: Session, user: User) -> str:
+    """Give the user a fresh, not yet confirmed TOTP secret (kept until confirmed); returns it.
+
+    A user whose second factor is in force keeps it: enrolling again needs an admin reset first.
+    """
+    if user.has_totp:
+        raise Conflict("two-factor sign-in is set up already", code="totp_enrolled")
+    if user.totp_secret is None:
+        user.totp_secret = pyotp.random_base32()
+        session.flush()
+    return user.totp_secret
+
+
+def provisioning_uri(user: User) -> str:
+    if user.totp_secret is None:
+        raise Invalid("no TOTP secret to show")
+    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.username, issuer_name=TOTP_ISSUER)
+
+
+def _matching_step(secret: str, code: str, now: datetime, last_step: int | None) -> int | None:
+    """The time-step (one either side of now) whose code is `code`, if later than `last_step`."""
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for step in (current - 1, current, current + 1):
+        if last_step is not None and step <= last_step:
+            continue
+        if secrets.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def _normalise_code(code: str) -> str:
+    return re.sub(r"[\s-]", "", code or "").lower()[:32]
+
+
+def confirm_totp_enrolment(session: Session, user: User, code: str, now: datetime) -> list[str] | None:
+    """Put the pending secret in force when `code` matches it; returns the new recovery codes, shown once.
+
+    None when the code does not match (audited as a failed enrolment).
+    """
+    if user.totp_secret is None or user.has_totp:
+        raise Conflict("no two-factor enrolment in progress", code="totp_not_pending")
+    code = _normalise_code(code)
+    step = _matching_step(user.totp_secret, code, now, None) if code.isdigit() and len(code) == 6 else None
+    if step is None:
+        audit.record(session, actor=user, action="totp.enrol", object_type="user", object_id=user.username,
+                     now=now, outcome="failed")
+        return None
+    user.totp_confirmed_at = now
+    user.totp_last_step = step
+    audit.record(session, actor=user, action="totp.enrol", object_type="user", object_id=user.username, now=now)
+    return new_recovery_codes(session, user, now)
+
+
+def complete_enrolment_login(session: Session, user: User, now: datetime) -> None:
+    """A user who had to enrol during sign-in is signed in by the code that confirmed the enrolment."""
+    _complete_login(session, user, now, second_factor="enrolment")
+
+
+def new_recovery_codes(session: Session, user: User, now: datetime) -> list[str]:
+    """Replace the user's recovery codes with RECOVERY_CODE_COUNT fresh ones; returns them (stored hashed)."""
+    user.recovery_codes.clear()
+    codes = []
+    for _ in range(RECOVERY_CODE_COUNT):
+        raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(10))
+        codes.append(f"{raw[:5]}-{raw[5:]}")
+        user.recovery_codes.append(RecoveryCode(code_hash=_hasher.hash(raw), created_at=now))
+    session.flush()
+    audit.record(session, actor=user, action="totp.recovery_codes", object_type="user", object_id=user.username,
+                 now=now, detail={"count": RECOVERY_CODE_COUNT})
+    return codes
+
+
+def verify_second_factor(session: Session, user: User, code: str, now: datetime, *,
+                         max_failures: int = 5, lock_minutes: int = 15) -> bool:
+    """Complete a sign-in with a TOTP code or an unused recovery code; both outcomes audited.
+
+    A TOTP code is accepted once: its time-step is remembered and no code of that step
+    or an earlier one is accepted again. A recovery code is spent when used. Failures count
+    towards the lockout like wrong passwords.
+    """
+    normal = _normalise_code(code)
+    method = None
+    if user.active and user.has_totp and not user.is_locked(now):
+        if normal.isdigit() and len(normal) == 6:
+            step = _matching_step(user.totp_secret or "", normal, now, user.totp_last_step)
+            if step is not None:
+                user.totp_last_step = step
+                method = "totp"
+        elif len(normal) == 10:
+            for recovery in user.recovery_codes:
+                if recovery.used_at is None and _verify_quietly(recovery.code_hash, normal):
+                    recovery.used_at = now
+                    method = "recovery_code"
+                    break
+    if method is not None:
+        _complete_login(session, user, now, second_factor=method)
+        return True
+    audit.record(session, actor=None, actor_name=user.username, action="login", object_type="user",
+                 object_id=user.username, now=now, outcome="failed", detail={"step": "second_factor"})
+    if user.active and not user.is_locked(now):
+        _count_failure(session, user, now, max_failures, lock_minutes)
+    return False
+
+
+def _verify_quietly(hash_: str, value: str) -> bool:
+    try:
+        return _hasher.verify(hash_, value)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def reset_totp(session: Session, actor: User | None, now: datetime, user: User) -> None:
+    """Remove a user's second factor and recovery codes (a lost device); ends their sessions and tokens."""
+    user.totp_secret = None
+    user.totp_confirmed_at = None
+    user.totp_last_step = None
+    user.recovery_codes.clear()
+    _end_sessions(session, actor, now, user)
+    audit.record(session, actor=actor, action="totp.reset", object_type="user", object_id=user.username, now=now)
+
+
+def verify_password(user: User, password: str) -> bool:
+    """Re-authentication: whether `password` is the user's (no audit, no lockout count)."""
+    return _verify_quietly(user.password_hash, password)
 
 
 def _token_digest(raw: str) -> str:
@@ -202,8 +406,7 @@ def set_password(session: Session, actor: User | None, now: datetime, user: User
     """Change a password; ends every session and token the user had."""
     check_password_rules(password, min_length)
     user.password_hash = hash_password(password)
-    user.session_version += 1
-    revoke_tokens(session, actor, now, user)
+    _end_sessions(session, actor, now, user)
     audit.record(session, actor=actor, action="user.password", object_type="user", object_id=user.username, now=now)
 
 
@@ -212,7 +415,30 @@ def set_active(session: Session, actor: User | None, now: datetime, user: User, 
     if user.active == active:
         return
     user.active = active
-    user.session_version += 1
-    revoke_tokens(session, actor, now, user)
+    _end_sessions(session, actor, now, user)
     audit.record(session, actor=actor, action="user.enable" if active else "user.disable", object_type="user",
                  object_id=user.username, now=now)
+
+
+def set_role(session: Session, actor: User | None, now: datetime, user: User, role: str) -> None:
+    """Give the user another role; ends their sessions and tokens. A manager's shelters go with the old role.
+
+    Raises Invalid for an unknown role.
+    """
+    if role not in set(Role):
+        raise Invalid(f"unknown role {role!r}", fields={"role": "unknown"})
+    if user.role == role:
+        return
+    old = user.role
+    user.role = role
+    if role != Role.SHELTER_MANAGER:
+        user.managed_shelters.clear()
+    _end_sessions(session, actor, now, user)
+    audit.record(session, actor=actor, action="user.role", object_type="user", object_id=user.username, now=now,
+                 detail={"from": old, "to": role})
+
+
+def _end_sessions(session: Session, actor: User | None, now: datetime, user: User) -> None:
+    """Every page session of the user stops at its next request, and every API token is revoked."""
+    user.session_version += 1
+    revoke_tokens(session, actor, now, user)

@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+import qrcode
+import qrcode.image.svg
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import select
+from markupsafe import Markup
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from accounts import audit, services
-from accounts.forms import ORGANISATION_KIND_LABELS, ROLE_LABELS, LoginForm, OrganisationForm, UserForm
-from accounts.models import Organisation, Role, User
-from accounts.permissions import can_manage_accounts, can_read_accounts, roles_required
+from accounts.forms import (
+    ORGANISATION_KIND_LABELS,
+    ROLE_LABELS,
+    AuditFilterForm,
+    EnrolTotpForm,
+    LoginForm,
+    OrganisationForm,
+    ReauthForm,
+    RoleForm,
+    SecondFactorForm,
+    UserForm,
+)
+from accounts.models import AuditEvent, Organisation, Role, User
+from accounts.permissions import can_manage_accounts, can_read_accounts, can_read_audit, roles_required
 from database import utcnow
 from errors import DomainError
-from extensions import db
+from extensions import db, limiter
+from rest import is_api_request
 from shelters import services as shelter_services
 from shelters.models import Shelter
 
@@ -29,7 +47,7 @@ LOGIN_FAILED = "Login failed."
 @bp.app_context_processor
 def _navigation() -> dict[str, Any]:
     return {"can_read_accounts": can_read_accounts, "can_manage_accounts": can_manage_accounts,
-            "role_labels": ROLE_LABELS}
+            "can_read_audit": can_read_audit, "role_labels": ROLE_LABELS}
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -42,20 +60,193 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+def _login_rate() -> str:
+    return current_app.config["SAFEHAVEN_LOGIN_RATE_LIMIT"]
+
+
+def _lockout() -> dict[str, int]:
+    config = current_app.config
+    return {"max_failures": config["SAFEHAVEN_LOCKOUT_FAILURES"], "lock_minutes": config["SAFEHAVEN_LOCKOUT_MINUTES"]}
+
+
+# A half-done sign-in (password right, second factor still to come) lasts this long.
+PENDING_SECONDS = 300
+
+
+def _fresh_session() -> None:
+    """Drop everything the session held, the CSRF token included (a new one is made on demand)."""
+    session.clear()
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+
+
+def _start_session(user: User) -> None:
+    """Sign the user in on a fresh session: nothing from before the sign-in survives it."""
+    _fresh_session()
+    login_user(user)
+    stamp = int(time.time())
+    session["login_at"] = session["seen_at"] = session["reauth_at"] = stamp
+
+
+def _pending_user() -> User | None:
+    """The user whose password was right and who still owes a second factor (or an enrolment)."""
+    pending = session.get("pending_login")
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        return None
+    uid, _, version = str(pending.get("user", "")).partition(":")
+    user = db.session.get(User, int(uid)) if uid.isdigit() else None
+    if user is None or not user.active or str(user.session_version) != version:
+        return None
+    return user
+
+
+def _finish_pending() -> str:
+    """Where to go after a completed two-step sign-in."""
+    pending = session.get("pending_login") or {}
+    return _safe_next(pending.get("next")) or url_for("shelters.home")
+
+
+@bp.before_app_request
+def _session_gate() -> Response | None:
+    """Idle and absolute timeouts for page sessions; the API has its own bearer tokens."""
+    if request.endpoint in (None, "static") or is_api_request() or not current_user.is_authenticated:
+        return None
+    config = current_app.config
+    now = time.time()
+    login_at, seen_at = session.get("login_at"), session.get("seen_at")
+    if (not isinstance(login_at, int) or not isinstance(seen_at, int)
+            or now - seen_at > config["SAFEHAVEN_SESSION_IDLE_MINUTES"] * 60
+            or now - login_at > config["SAFEHAVEN_SESSION_MAX_HOURS"] * 3600):
+        logout_user()
+        _fresh_session()
+        flash("Your session has ended. Please sign in again.", "info")
+        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")
+                                if request.method == "GET" else None))
+    session["seen_at"] = int(now)
+    return None
+
+
+def fresh_login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Ask for the password again unless it was entered in the last SAFEHAVEN_REAUTH_MINUTES."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        reauth_at = session.get("reauth_at")
+        window = current_app.config["SAFEHAVEN_REAUTH_MINUTES"] * 60
+        if not isinstance(reauth_at, int) or time.time() - reauth_at > window:
+            flash("Please enter your password again to make this change.", "info")
+            # Pages send no Referer (Referrer-Policy: no-referrer): a refused change returns to the users page.
+            back = url_for("accounts.users") if request.method != "GET" else request.path
+            return redirect(url_for("accounts.reauth", next=back))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_rate, methods=["POST"])
 def login() -> Any:
     # Shown to a signed-in user too: signing in again as someone else replaces the session's user.
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.authenticate(db.session, form.username.data, form.password.data, utcnow())
+        roles = current_app.config["SAFEHAVEN_TOTP_REQUIRED_ROLES"]
+        user = services.authenticate(db.session, form.username.data, form.password.data, utcnow(),
+                                     totp_roles=roles, **_lockout())
         db.session.commit()  # the audit entry, success or not
         if user is not None:
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")) or url_for("shelters.home"))
+            next_url = _safe_next(request.args.get("next"))
+            if services.needs_second_factor(user, roles):
+                _fresh_session()
+                session["pending_login"] = {"user": user.get_id(), "at": int(time.time()), "next": next_url}
+                return redirect(url_for("accounts.second_factor" if user.has_totp else "accounts.enrol_totp"))
+            _start_session(user)
+            return redirect(next_url or url_for("shelters.home"))
         flash(LOGIN_FAILED, "error")
     elif form.is_submitted():
         flash(LOGIN_FAILED, "error")
     return render_template("accounts/login.html", form=form)
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+@limiter.limit(_login_rate, methods=["POST"])
+def second_factor() -> Any:
+    user = _pending_user()
+    if user is None or not user.has_totp:
+        session.pop("pending_login", None)
+        return redirect(url_for("accounts.login"))
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        ok = services.verify_second_factor(db.session, user, form.code.data, utcnow(), **_lockout())
+        db.session.commit()
+        if ok:
+            target = _finish_pending()
+            _start_session(user)
+            return redirect(target)
+        flash(LOGIN_FAILED, "error")
+        return render_template("accounts/second_factor.html", form=form), 200
+    if form.is_submitted():
+        flash(LOGIN_FAILED, "error")
+    return render_template("accounts/second_factor.html", form=form)
+
+
+def _qr_svg(uri: str) -> Markup:
+    """The otpauth URI as an inline SVG QR code, drawn here: no script, no request to anyone else."""
+    image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
+    svg = image.to_string(encoding="unicode").replace(' xmlns="http://www.w3.org/2000/svg"', "")
+    svg = svg.replace("<svg ", '<svg role="img" aria-label="QR code of the two-factor secret" class="qr" ', 1)
+    return Markup(svg)  # built from our own URI only; no user text in it
+
+
+@bp.route("/login/two-factor/enrol", methods=["GET", "POST"])
+@limiter.limit(_login_rate, methods=["POST"])
+def enrol_totp() -> Any:
+    """Set up the authenticator app: during a sign-in that requires it, or from a signed-in session."""
+    pending = not current_user.is_authenticated
+    user = _pending_user() if pending else current_user
+    if user is None:
+        return redirect(url_for("accounts.login"))
+    if user.has_totp:
+        if pending:
+            return redirect(url_for("accounts.second_factor"))
+        flash("Two-factor sign-in is already set up for your account.", "info")
+        return redirect(url_for("shelters.home"))
+    secret = services.begin_totp_enrolment(db.session, user)
+    db.session.commit()
+    form = EnrolTotpForm()
+    status = 200
+    if form.validate_on_submit():
+        codes = services.confirm_totp_enrolment(db.session, user, form.code.data, utcnow())
+        if codes is not None:
+            target = _finish_pending() if pending else url_for("shelters.home")
+            if pending:
+                services.complete_enrolment_login(db.session, user, utcnow())
+            db.session.commit()
+            if pending:
+                _start_session(user)
+            return render_template("accounts/recovery_codes.html", codes=codes, next_url=target)
+        db.session.commit()
+        form.code.errors = ["That code does not match. Check the phone's clock and enter the current code."]
+        status = 422
+    return render_template("accounts/enrol_totp.html", form=form, qr=_qr_svg(services.provisioning_uri(user)),
+                           secret=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
+                           pending=pending), status
+
+
+@bp.route("/account/reauth", methods=["GET", "POST"])
+@limiter.limit(_login_rate, methods=["POST"])
+def reauth() -> Any:
+    """Enter the password again before a sensitive change."""
+    form = ReauthForm()
+    if form.validate_on_submit():
+        ok = services.verify_password(current_user, form.password.data)
+        audit.record(db.session, actor=current_user, action="reauth", object_type="user",
+                     object_id=current_user.username, now=utcnow(), outcome="ok" if ok else "failed")
+        db.session.commit()
+        if ok:
+            session["reauth_at"] = int(time.time())
+            return redirect(_safe_next(request.args.get("next")) or url_for("shelters.home"))
+        form.password.errors = ["That is not your password."]
+        return render_template("accounts/reauth.html", form=form), 422
+    return render_template("accounts/reauth.html", form=form)
 
 
 @bp.post("/logout")
@@ -65,6 +256,7 @@ def logout() -> Response:
                      object_id=current_user.username, now=utcnow())
         db.session.commit()
     logout_user()
+    _fresh_session()
     flash("Signed out.", "info")
     return redirect(url_for("accounts.login"))
 
@@ -128,7 +320,9 @@ def _users_page(form: UserForm | None, status: int = 200) -> tuple[str, int]:
         select(User).options(selectinload(User.organisation), selectinload(User.managed_shelters))
         .order_by(User.username)
     )
-    return render_template("admin/users.html", users=list(users), form=form, roles=ROLE_LABELS), status
+    return render_template("admin/users.html", users=list(users), form=form, roles=ROLE_LABELS,
+                           role_form=RoleForm(formdata=None) if can_manage_accounts(current_user) else None,
+                           now=utcnow()), status
 
 
 @bp.get("/admin/users")
@@ -139,6 +333,7 @@ def users() -> Any:
 
 @bp.post("/admin/users")
 @roles_required(Role.ADMIN)
+@fresh_login_required
 def create_user() -> Any:
     form = _user_form(request.form)
     if not form.validate():
@@ -158,3 +353,97 @@ def create_user() -> Any:
         return _users_page(form, error.status)
     flash(f"User {user.username} created.", "success")
     return redirect(url_for("accounts.users"))
+
+
+def _user_or_404(username: str) -> User:
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.post("/admin/users/<username>/role")
+@roles_required(Role.ADMIN)
+@fresh_login_required
+def change_role(username: str) -> Any:
+    user = _user_or_404(username)
+    form = RoleForm()
+    if not form.validate():
+        flash("Choose one of the roles.", "error")
+        return redirect(url_for("accounts.users"))
+    services.set_role(db.session, current_user, utcnow(), user, form.role.data)
+    db.session.commit()
+    flash(f"{user.username} is now {ROLE_LABELS.get(user.role, user.role)}; their sessions and tokens ended.",
+          "success")
+    return redirect(url_for("accounts.users"))
+
+
+@bp.post("/admin/users/<username>/status")
+@roles_required(Role.ADMIN)
+@fresh_login_required
+def change_status(username: str) -> Any:
+    user = _user_or_404(username)
+    active = request.form.get("active") == "1"
+    if user.id == current_user.id and not active:
+        flash("You cannot disable your own account.", "error")
+        return redirect(url_for("accounts.users"))
+    services.set_active(db.session, current_user, utcnow(), user, active)
+    db.session.commit()
+    flash(f"{user.username} {'enabled' if active else 'disabled'}.", "success")
+    return redirect(url_for("accounts.users"))
+
+
+@bp.post("/admin/users/<username>/unlock")
+@roles_required(Role.ADMIN)
+@fresh_login_required
+def unlock_user(username: str) -> Any:
+    user = _user_or_404(username)
+    services.unlock(db.session, current_user, utcnow(), user)
+    db.session.commit()
+    flash(f"{user.username} unlocked.", "success")
+    return redirect(url_for("accounts.users"))
+
+
+@bp.post("/admin/users/<username>/two-factor-reset")
+@roles_required(Role.ADMIN)
+@fresh_login_required
+def reset_two_factor(username: str) -> Any:
+    user = _user_or_404(username)
+    services.reset_totp(db.session, current_user, utcnow(), user)
+    db.session.commit()
+    flash(f"{user.username}'s two-factor sign-in was removed; they enrol again at their next sign-in.", "success")
+    return redirect(url_for("accounts.users"))
+
+
+# --- the audit log -----------------------------------------------------------------------------------------
+
+AUDIT_PAGE_SIZE = 200
+
+
+@bp.get("/audit")
+@roles_required(Role.ADMIN, Role.SECRETARIAT)
+def audit_log() -> Any:
+    """The log, newest first, filtered by case code and/or actor; for a case, who viewed it."""
+    form = AuditFilterForm(request.args)
+    if not form.validate():
+        return render_template("accounts/audit.html", form=form, events=[], viewers=[]), 422
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE_SIZE)
+    viewers: list[Any] = []
+    if form.case.data:
+        query = query.where(AuditEvent.object_type == "case", AuditEvent.object_id == form.case.data)
+        viewers = list(db.session.execute(
+            select(AuditEvent.actor, func.count(), func.max(AuditEvent.id))
+            .where(AuditEvent.object_type == "case", AuditEvent.object_id == form.case.data,
+                   AuditEvent.action == "case.read")
+            .group_by(AuditEvent.actor).order_by(func.max(AuditEvent.id).desc())
+        ))
+        last_at = {e.id: e.at for e in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.id.in_([v[2] for v in viewers])))} if viewers else {}
+        viewers = [(actor, count, last_at.get(last_id)) for actor, count, last_id in viewers]
+    if form.actor.data:
+        query = query.where(AuditEvent.actor == form.actor.data)
+    audit.record(db.session, actor=current_user, action="audit.read", object_type="audit",
+                 object_id=form.case.data or form.actor.data or "*", now=utcnow())
+    db.session.commit()
+    return render_template("accounts/audit.html", form=form, events=list(db.session.scalars(query)),
+                           viewers=viewers, limit=AUDIT_PAGE_SIZE)

@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from accounts.models import AuditEvent, User
 from extensions import db
@@ -56,7 +57,18 @@ def test_token_for_unknown_user_fails(runner, app):
     assert result.exit_code != 0 and "no user ghost" in result.output
 
 
-def test_audit_verify_passes_then_names_the_tampered_event(runner, make):
+def test_audit_events_refuse_update_and_delete(make):
+    make.org()
+    first = db.session.scalars(select(AuditEvent.id).order_by(AuditEvent.id)).first()
+    for statement in ("UPDATE audit_events SET actor = 'someone-else' WHERE id = :id",
+                      "DELETE FROM audit_events WHERE id = :id"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            db.session.execute(text(statement), {"id": first})
+        db.session.rollback()
+    assert db.session.scalar(select(AuditEvent.actor).where(AuditEvent.id == first)) == "system"
+
+
+def test_audit_verify_passes_then_names_the_tampered_event(runner, make, without_append_only_guard):
     make.shelter()
     make.user("admin")
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
@@ -68,7 +80,7 @@ def test_audit_verify_passes_then_names_the_tampered_event(runner, make):
     assert f"broken at event {victim.id}" in result.output
 
 
-def test_audit_verify_catches_a_deleted_event(runner, make):
+def test_audit_verify_catches_a_deleted_event(runner, make, without_append_only_guard):
     for _ in range(3):
         make.org()
     middle = db.session.scalars(select(AuditEvent.id).order_by(AuditEvent.id)).all()[1]
