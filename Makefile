@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test serve scheduler db demo clean
+.PHONY: run test install install-test serve scheduler db demo fuzz clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ run: db
 ## test: install with the test extras and run the whole suite (PostgreSQL too when TEST_DATABASE_URL is set)
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## fuzz: many more generated API requests than the test suite's bounded run
+fuzz: install-test
+	SAFEHAVEN_FUZZ_EXAMPLES=$${SAFEHAVEN_FUZZ_EXAMPLES:-100} $(BIN)/python -m pytest tests/e2e/test_api_fuzz.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

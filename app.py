@@ -8,18 +8,30 @@ from typing import Any
 
 from flask import Flask, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from config import Config
 from database import configure_sqlite
 from errors import DomainError
-from extensions import csrf, db, login_manager, migrate
+from extensions import csrf, db, limiter, login_manager, migrate
+
+
+class DatabaseId(IntegerConverter):
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
 
 # Reachable without signing in; everything else needs a session (pages) or a token (API).
-PUBLIC_ENDPOINTS = frozenset({"accounts.login", "static", "health", "api-docs.openapi_json"})
+PUBLIC_ENDPOINTS = frozenset({"accounts.login", "static", "health", "api-docs.openapi_json",
+                              # the second step of a sign-in: the view checks the half-done sign-in itself
+                              "accounts.second_factor", "accounts.enrol_totp"})
 
 
 def create_app(config: Any = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    # Every <int:...> in a URL is a database id: one beyond 64-bit integers is simply not found.
+    app.url_map.converters["int"] = DatabaseId
     app.config.from_object(config if config is not None else Config())
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
@@ -32,6 +44,7 @@ def create_app(config: Any = None) -> Flask:
         configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).with_name("migrations")))
     csrf.init_app(app)
+    limiter.init_app(app)
     _init_login(app)
     _register_api(app)
     _register_pages(app)
@@ -88,10 +101,32 @@ def _register_api(app: Flask) -> None:
 
 def _register_pages(app: Flask) -> None:
     from accounts.views import bp as accounts_bp
+    from alerts.views import bp as alerts_bp
+    from placement.views import bp as placement_bp
     from shelters.views import bp as shelters_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(shelters_bp)
+    app.register_blueprint(alerts_bp)
+    app.register_blueprint(placement_bp)
+
+    @app.context_processor
+    def open_alerts() -> dict[str, Any]:
+        """`open_alert_count()` for the nav: all open alerts (secretariat), own shelters' (manager), else None."""
+        from accounts.models import Role
+        from alerts import services as alert_services
+
+        def open_alert_count() -> int | None:
+            if not current_user.is_authenticated:
+                return None
+            if current_user.role == Role.SECRETARIAT:
+                return alert_services.open_counts(db.session)
+            if current_user.role == Role.SHELTER_MANAGER:
+                return alert_services.open_counts(
+                    db.session, alert_services.managed_shelter_ids(db.session, current_user))
+            return None
+
+        return {"open_alert_count": open_alert_count}
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -135,6 +170,8 @@ def _register_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if app.config.get("SAFEHAVEN_HTTPS"):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
         if response.mimetype == "text/html" or is_api_request():
             response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -48,6 +48,22 @@ class Config:
         self.SESSION_COOKIE_SECURE = _bool("HTTPS", False)
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.REMEMBER_COOKIE_SAMESITE = "Strict"
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        # Behind HTTPS: Secure cookies and a Strict-Transport-Security header.
+        self.SAFEHAVEN_HTTPS = self.SESSION_COOKIE_SECURE
+
+        # Sign-in security (see docs/security.md).
+        self.SAFEHAVEN_TOTP_REQUIRED_ROLES = env.get(PREFIX + "TOTP_REQUIRED_ROLES", "admin,secretariat,police")
+        self.SAFEHAVEN_LOGIN_RATE_LIMIT = env.get(PREFIX + "LOGIN_RATE_LIMIT") or "10 per minute"
+        self.SAFEHAVEN_LOCKOUT_FAILURES = _int("LOCKOUT_FAILURES", 5)
+        self.SAFEHAVEN_LOCKOUT_MINUTES = _int("LOCKOUT_MINUTES", 15)
+        self.SAFEHAVEN_SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 15)
+        self.SAFEHAVEN_SESSION_MAX_HOURS = _int("SESSION_MAX_HOURS", 12)
+        self.SAFEHAVEN_REAUTH_MINUTES = _int("REAUTH_MINUTES", 5)
+        self.PERMANENT_SESSION_LIFETIME = self.SAFEHAVEN_SESSION_MAX_HOURS * 3600
+        # Flask-Limiter: shared counters in Redis when there is one, else this process's memory.
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_HEADERS_ENABLED = True
         self.WTF_CSRF_TIME_LIMIT = None  # the session's own lifetime bounds the token
         self.MAX_CONTENT_LENGTH = 1024 * 1024
 
@@ -71,6 +87,7 @@ class Config:
         self.SAFEHAVEN_ALERT_STALE_HEADCOUNT_HOURS = _int("ALERT_STALE_HEADCOUNT_HOURS", 48)
         self.SAFEHAVEN_ALERT_PLACEMENT_UNANSWERED_HOURS = _int("ALERT_PLACEMENT_UNANSWERED_HOURS", 4)
         self.SAFEHAVEN_ALERT_IDENTIFICATION_DROP = _float("ALERT_IDENTIFICATION_DROP", 0.20)
+        self.SAFEHAVEN_ALERT_UNUSUAL_ACCESS_PER_HOUR = _int("ALERT_UNUSUAL_ACCESS_PER_HOUR", 30)
         # The scheduler: SAFEHAVEN_SCHEDULER=1 starts it inside the web process (one instance holds the lease).
         self.SAFEHAVEN_SCHEDULER = _bool("SCHEDULER", False)
         self.SAFEHAVEN_SCHEDULER_LEASE_SECONDS = _int("SCHEDULER_LEASE_SECONDS", 90)
@@ -106,3 +123,5 @@ class TestConfig(Config):
         self.SQLALCHEMY_DATABASE_URI = database_url or "sqlite://"
         self.WTF_CSRF_ENABLED = True
         self.SAFEHAVEN_LOAD_DEMO = False
+        self.SAFEHAVEN_TOTP_REQUIRED_ROLES = ""  # the two-factor tests turn it on
+        self.RATELIMIT_STORAGE_URI = "memory://"

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, literal, select, type_coerce, update
 from sqlalchemy.orm import Session
 
+from accounts.models import AuditEvent
 from alerts import rules, services
 from alerts.models import CensusDay
 from alerts.rules import Thresholds
@@ -99,6 +100,21 @@ def unanswered_placements(session: Session, now: datetime) -> list[UnansweredPla
     return [UnansweredPlacement(request_id, code, created_at) for request_id, code, created_at in rows]
 
 
+# Audit actions that read what a trafficker would want: a victim's case, a shelter's address.
+SENSITIVE_READS = ("case.read", "shelter.address_read")
+
+
+def sensitive_reads_last_hour(session: Session, now: datetime) -> dict[str, int]:
+    """Per user, how many cases and shelter addresses they read in the hour up to `now` (one GROUP BY)."""
+    rows = session.execute(
+        select(AuditEvent.actor, func.count())
+        .where(AuditEvent.action.in_(SENSITIVE_READS), AuditEvent.actor_id.is_not(None),
+               AuditEvent.outcome == "ok", AuditEvent.at > now - timedelta(hours=1), AuditEvent.at <= now)
+        .group_by(AuditEvent.actor)
+    )
+    return {actor: int(count) for actor, count in rows}
+
+
 def evaluate_alerts(session: Session, now: datetime, thresholds: Thresholds) -> Summary:
     """Evaluate every rule once as of `now` and make the live alerts match. Idempotent for a given `now`."""
     decisions = rules.shelter_decisions(shelter_figures(session, now, thresholds), now, thresholds)
@@ -112,6 +128,11 @@ def evaluate_alerts(session: Session, now: datetime, thresholds: Thresholds) -> 
     kinds.append(rules.PLACEMENT_UNANSWERED)
     for p in unanswered_placements(session, now):
         if (d := rules.placement_unanswered(p.request_id, p.shelter_code, p.requested_at, now, thresholds)):
+            decisions.append(d)
+
+    kinds.append(rules.UNUSUAL_ACCESS)
+    for username, reads in sorted(sensitive_reads_last_hour(session, now).items()):
+        if (d := rules.unusual_access(username, reads, thresholds)):
             decisions.append(d)
 
     return services.upsert(session, now, decisions, kinds)

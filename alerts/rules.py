@@ -19,6 +19,7 @@ OVER_CAPACITY = "over_capacity"
 STALE_HEADCOUNT = "stale_headcount"
 PLACEMENT_UNANSWERED = "placement_unanswered"
 IDENTIFICATION_DROP = "identification_drop"
+UNUSUAL_ACCESS = "unusual_access"
 SYSTEM = "system"
 
 # The subject of the country-wide identification figures.
@@ -53,6 +54,7 @@ class Thresholds:
     stale_headcount_hours: int = 48
     placement_unanswered_hours: int = 4
     identification_drop: float = 0.20
+    unusual_access_per_hour: int = 30
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Thresholds:
@@ -65,6 +67,7 @@ class Thresholds:
             "stale_headcount_hours": "SAFEHAVEN_ALERT_STALE_HEADCOUNT_HOURS",
             "placement_unanswered_hours": "SAFEHAVEN_ALERT_PLACEMENT_UNANSWERED_HOURS",
             "identification_drop": "SAFEHAVEN_ALERT_IDENTIFICATION_DROP",
+            "unusual_access_per_hour": "SAFEHAVEN_ALERT_UNUSUAL_ACCESS_PER_HOUR",
         }
         return cls(**{attr: config[key] for attr, key in names.items() if config.get(key) is not None})
 
@@ -202,6 +205,21 @@ def identification_drop(recent: int, previous: int, t: Thresholds, subject: str 
         f"Identifications down {_percent(drop)} year over year ({recent} vs {previous})",
         {"last_12_months": recent, "previous_12_months": previous, "drop": round(drop, 4),
          "threshold": t.identification_drop},
+    )
+
+
+def unusual_access(username: str, reads: int, t: Thresholds) -> Decision | None:
+    """A user who read more cases and shelter addresses in the last hour than `unusual_access_per_hour`.
+
+    The subject is the user, never a case: the secretariat sees who, and reads the audit log for what.
+    """
+    if reads <= t.unusual_access_per_hour:
+        return None
+    return Decision(
+        UNUSUAL_ACCESS, "user", username, "critical" if reads > 3 * t.unusual_access_per_hour else "warning",
+        f"{username} read {reads} cases or shelter addresses in the last hour "
+        f"(threshold {t.unusual_access_per_hour})",
+        {"reads_last_hour": reads, "threshold": t.unusual_access_per_hour},
     )
 
 

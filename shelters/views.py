@@ -4,6 +4,7 @@ services as shelters/api.py, commits once and redirects; a refusal is shown, nev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,10 @@ bp = Blueprint("shelters", __name__)
 
 # Above this many beds the board draws one bar instead of a square per bed.
 MAX_BED_SQUARES = 120
+
+# Panels other packages add to a board (placement: incoming requests), since shelters imports none of them:
+# each returns a template and its context for this user and shelter, or None to add nothing.
+BOARD_PANELS: list[Callable[[User, Shelter], tuple[str, dict] | None]] = []
 
 
 @bp.app_context_processor
@@ -138,6 +143,7 @@ def _board(
     Reading the address or the residents is audited, as in the API.
     """
     user, now = _user(), utcnow()
+    panels = [p for p in (panel(user, shelter) for panel in BOARD_PANELS) if p is not None]
     view = services.shelter_views(db.session, now, [shelter])[0]
     show_address = permissions.can_view_address(user, shelter)
     residents = services.residents(db.session, shelter) if permissions.can_view_residents(user, shelter) else None
@@ -166,6 +172,7 @@ def _board(
         can_edit=set(services.SHELTER_FIELDS) <= editable,
         overflow=overflow,
         kinds=SHELTER_KINDS,
+        panels=panels,
     )
     db.session.commit()  # the audit entries of this read
     return html, status

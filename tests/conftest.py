@@ -116,9 +116,16 @@ class Pages:
         assert match, f"no CSRF token on {path}"
         return match.group(1)
 
-    def login(self, username: str, password: str = Factory.PASSWORD):  # noqa: ANN201
+    def login(self, username: str, password: str = Factory.PASSWORD, *, code: str | None = None):  # noqa: ANN201
+        """Sign in with the password; when the app then asks for a second factor and `code` is given
+        (e.g. pyotp.TOTP(secret).now()), answer it too. Returns the last response."""
         token = self.csrf("/login")
-        return self.client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+        response = self.client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+        if code is not None and response.status_code == 302 and response.headers["Location"].endswith(
+                "/login/two-factor"):
+            response = self.client.post("/login/two-factor",
+                                        data={"code": code, "csrf_token": self.csrf("/login/two-factor")})
+        return response
 
     def post(self, path: str, data: dict | None = None, *, from_page: str | None = None, **kwargs):  # noqa: ANN201
         payload = dict(data or {})
