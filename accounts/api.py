@@ -31,25 +31,25 @@ def user_json(user: User) -> dict[str, Any]:
 
 
 @blp.route("/me")
-@blp.response(200, schemas.UserOut)
 @roles_required(*ALL_ROLES)
+@blp.response(200, schemas.UserOut)
 def me() -> dict[str, Any]:
     """The account the token belongs to."""
     return user_json(g.api_user)
 
 
 @blp.route("/organisations")
-@blp.response(200, schemas.OrganisationList)
 @roles_required(Role.ADMIN, Role.SECRETARIAT)
+@blp.response(200, schemas.OrganisationList)
 def list_organisations() -> dict[str, Any]:
     orgs = db.session.scalars(select(Organisation).order_by(Organisation.code))
     return {"organisations": [org_json(o) for o in orgs]}
 
 
 @blp.route("/organisations", methods=["POST"])
+@roles_required(Role.ADMIN)
 @blp.arguments(schemas.OrganisationIn)
 @blp.response(201, schemas.OrganisationOut)
-@roles_required(Role.ADMIN)
 def create_organisation(data: dict[str, Any]) -> dict[str, Any]:
     org = services.create_organisation(db.session, g.api_user, utcnow(), **data)
     db.session.commit()
@@ -57,17 +57,17 @@ def create_organisation(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/users")
-@blp.response(200, schemas.UserList)
 @roles_required(Role.ADMIN, Role.SECRETARIAT)
+@blp.response(200, schemas.UserList)
 def list_users() -> dict[str, Any]:
     users = db.session.scalars(select(User).order_by(User.username))
     return {"users": [user_json(u) for u in users]}
 
 
 @blp.route("/users", methods=["POST"])
+@roles_required(Role.ADMIN)
 @blp.arguments(schemas.UserIn)
 @blp.response(201, schemas.UserOut)
-@roles_required(Role.ADMIN)
 def create_user(data: dict[str, Any]) -> dict[str, Any]:
     user = services.create_user(
         db.session, g.api_user, utcnow(), username=data["username"], password=data["password"], role=data["role"],

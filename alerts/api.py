@@ -41,9 +41,9 @@ def alert_json(alert: Alert, *, comments: bool = False) -> dict[str, Any]:
 
 
 @blp.route("/alerts")
+@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
 @blp.arguments(schemas.AlertQuery, location="query")
 @blp.response(200, schemas.AlertList)
-@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
 def list_alerts(query: dict[str, Any]) -> dict[str, Any]:
     """Alerts by status, most severe and oldest first: all for the secretariat, own shelters' for a manager."""
     user = _user()
@@ -53,8 +53,8 @@ def list_alerts(query: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/alerts/<int:alert_id>")
-@blp.response(200, schemas.AlertOut)
 @roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
+@blp.response(200, schemas.AlertOut)
 def get_alert(alert_id: int) -> dict[str, Any]:
     """One alert with its action notes; 404 for an alert the caller may not see."""
     return alert_json(permissions.load_alert(db.session, _user(), alert_id), comments=True)
@@ -69,8 +69,8 @@ def _reviewable(alert_id: int) -> Alert:
 
 
 @blp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
-@blp.response(200, schemas.AlertOut)
 @roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
+@blp.response(200, schemas.AlertOut)
 def acknowledge(alert_id: int) -> dict[str, Any]:
     """Acknowledge an open alert (secretariat). 409 when it is not open."""
     alert = services.acknowledge(db.session, _user(), utcnow(), _reviewable(alert_id))
@@ -79,9 +79,9 @@ def acknowledge(alert_id: int) -> dict[str, Any]:
 
 
 @blp.route("/alerts/<int:alert_id>/resolve", methods=["POST"])
+@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
 @blp.arguments(schemas.NoteIn)
 @blp.response(200, schemas.AlertOut)
-@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
 def resolve(data: dict[str, Any], alert_id: int) -> dict[str, Any]:
     """Resolve an alert with a note saying what was done (secretariat). 409 when already resolved."""
     alert = services.resolve(db.session, _user(), utcnow(), _reviewable(alert_id), data["note"])
@@ -90,9 +90,9 @@ def resolve(data: dict[str, Any], alert_id: int) -> dict[str, Any]:
 
 
 @blp.route("/alerts/<int:alert_id>/comments", methods=["POST"])
+@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
 @blp.arguments(schemas.NoteIn)
 @blp.response(201, schemas.AlertOut)
-@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
 def add_comment(data: dict[str, Any], alert_id: int) -> dict[str, Any]:
     """Add an action note (secretariat; the manager of the shelter it concerns)."""
     user = _user()
@@ -106,9 +106,9 @@ def add_comment(data: dict[str, Any], alert_id: int) -> dict[str, Any]:
 
 
 @blp.route("/stats/utilisation")
+@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER, Role.PARTNER)
 @blp.arguments(schemas.UtilisationQuery, location="query")
 @blp.response(200, schemas.UtilisationOut)
-@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER, Role.PARTNER)
 def utilisation(query: dict[str, Any]) -> dict[str, Any]:
     """Bed-nights occupied over available for the last `days` nights: by shelter, or by region for partners."""
     user = _user()

@@ -61,9 +61,9 @@ def placement_json(request: PlacementRequest, user: User) -> dict[str, Any]:
 
 
 @blp.route("/placements", methods=["POST"])
+@roles_required(Role.POLICE, Role.SECRETARIAT)
 @blp.arguments(schemas.PlacementIn)
 @blp.response(201, schemas.PlacementOut)
-@roles_required(Role.POLICE, Role.SECRETARIAT)
 def create(data: dict[str, Any]) -> dict[str, Any]:
     """Ask a bed for a case: returns the ranked suggestions and every exclusion with its reasons."""
     user = _user()
@@ -76,8 +76,8 @@ def create(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/placements")
-@blp.response(200, schemas.PlacementList)
 @roles_required(Role.POLICE, Role.SECRETARIAT, Role.SHELTER_MANAGER)
+@blp.response(200, schemas.PlacementList)
 def list_requests() -> dict[str, Any]:
     """Requests the caller may see: all (secretariat), their own (police), addressed to their shelters (managers)."""
     rows = [{"id": r.id, "case_code": r.case.code, "status": r.status, "urgency": r.urgency,
@@ -87,8 +87,8 @@ def list_requests() -> dict[str, Any]:
 
 
 @blp.route("/placements/<int:request_id>")
-@blp.response(200, schemas.PlacementOut)
 @roles_required(Role.POLICE, Role.SECRETARIAT, Role.SHELTER_MANAGER)
+@blp.response(200, schemas.PlacementOut)
 def get(request_id: int) -> dict[str, Any]:
     user = _user()
     request = permissions.load_request(db.session, user, request_id)
@@ -113,9 +113,9 @@ def _act(request_id: int, owner: bool, action) -> dict[str, Any]:  # noqa: ANN00
 
 
 @blp.route("/placements/<int:request_id>/reserve", methods=["POST"])
+@roles_required(Role.POLICE, Role.SECRETARIAT)
 @blp.arguments(schemas.ReserveIn)
 @blp.response(200, schemas.PlacementOut)
-@roles_required(Role.POLICE, Role.SECRETARIAT)
 def reserve(data: dict[str, Any], request_id: int) -> dict[str, Any]:
     """Hold a bed at a shelter; 409 when none is free any more."""
     return _act(request_id, True, lambda user, req: services.reserve(
@@ -123,33 +123,33 @@ def reserve(data: dict[str, Any], request_id: int) -> dict[str, Any]:
 
 
 @blp.route("/placements/<int:request_id>/accept", methods=["POST"])
-@blp.response(200, schemas.PlacementOut)
 @roles_required(Role.SHELTER_MANAGER)
+@blp.response(200, schemas.PlacementOut)
 def accept(request_id: int) -> dict[str, Any]:
     return _act(request_id, False, lambda user, req: services.accept(db.session, user, utcnow(), req, _settings()))
 
 
 @blp.route("/placements/<int:request_id>/reject", methods=["POST"])
+@roles_required(Role.SHELTER_MANAGER)
 @blp.arguments(schemas.RejectIn)
 @blp.response(200, schemas.PlacementOut)
-@roles_required(Role.SHELTER_MANAGER)
 def reject(data: dict[str, Any], request_id: int) -> dict[str, Any]:
     return _act(request_id, False, lambda user, req: services.reject(db.session, user, utcnow(), req,
                                                                      data["reason"]))
 
 
 @blp.route("/placements/<int:request_id>/admit", methods=["POST"])
-@blp.response(200, schemas.PlacementOut)
 @roles_required(Role.SHELTER_MANAGER)
+@blp.response(200, schemas.PlacementOut)
 def admit(request_id: int) -> dict[str, Any]:
     """The victim arrived: opens the stay."""
     return _act(request_id, False, lambda user, req: services.admit(db.session, user, utcnow(), req))
 
 
 @blp.route("/placements/<int:request_id>/decline", methods=["POST"])
+@roles_required(Role.POLICE, Role.SECRETARIAT)
 @blp.arguments(schemas.DeclineIn)
 @blp.response(200, schemas.PlacementOut)
-@roles_required(Role.POLICE, Role.SECRETARIAT)
 def decline(data: dict[str, Any], request_id: int) -> dict[str, Any]:
     """The victim declined shelter, and why."""
     return _act(request_id, True, lambda user, req: services.decline(db.session, user, utcnow(), req,
@@ -157,17 +157,17 @@ def decline(data: dict[str, Any], request_id: int) -> dict[str, Any]:
 
 
 @blp.route("/placements/<int:request_id>/cancel", methods=["POST"])
+@roles_required(Role.POLICE, Role.SECRETARIAT)
 @blp.arguments(schemas.CancelIn)
 @blp.response(200, schemas.PlacementOut)
-@roles_required(Role.POLICE, Role.SECRETARIAT)
 def cancel(data: dict[str, Any], request_id: int) -> dict[str, Any]:
     return _act(request_id, True, lambda user, req: services.cancel(db.session, user, utcnow(), req,
                                                                    data.get("note")))
 
 
 @blp.route("/placements/batch", methods=["POST"])
-@blp.response(200, schemas.BatchOut)
 @roles_required(Role.SECRETARIAT)
+@blp.response(200, schemas.BatchOut)
 def run_batch() -> dict[str, Any]:
     """Assign every waiting request optimally and reserve the beds."""
     outcome = services.run_batch(db.session, _user(), utcnow(), _settings())

@@ -65,8 +65,8 @@ def _detail(user: User, shelter: Shelter, **extra: Any) -> dict[str, Any]:
 
 
 @blp.route("/shelters")
-@blp.response(200, schemas.ShelterList)
 @roles_required(*ALL_ROLES)
+@blp.response(200, schemas.ShelterList)
 def list_shelters() -> dict[str, Any]:
     """Every shelter with capacity and free beds; partners get aggregates by region only."""
     views = services.list_shelters(db.session, utcnow())
@@ -76,9 +76,9 @@ def list_shelters() -> dict[str, Any]:
 
 
 @blp.route("/shelters", methods=["POST"])
+@roles_required(Role.ADMIN, Role.SECRETARIAT)
 @blp.arguments(schemas.ShelterCreate)
 @blp.response(201, schemas.ShelterOut)
-@roles_required(Role.ADMIN, Role.SECRETARIAT)
 def create_shelter(data: dict[str, Any]) -> dict[str, Any]:
     """Register a shelter (admin, secretariat)."""
     code = data.pop("code")
@@ -89,8 +89,8 @@ def create_shelter(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/shelters/<code>")
-@blp.response(200, schemas.ShelterOut)
 @roles_required(*ALL_ROLES)
+@blp.response(200, schemas.ShelterOut)
 def get_shelter(code: str) -> dict[str, Any]:
     """One shelter; its address and residents for those allowed."""
     user = _user()
@@ -102,9 +102,9 @@ def get_shelter(code: str) -> dict[str, Any]:
 
 
 @blp.route("/shelters/<code>", methods=["PATCH"])
+@roles_required(Role.ADMIN, Role.SECRETARIAT, Role.SHELTER_MANAGER)
 @blp.arguments(schemas.ShelterPatch)
 @blp.response(200, schemas.ShelterOut)
-@roles_required(Role.ADMIN, Role.SECRETARIAT, Role.SHELTER_MANAGER)
 def patch_shelter(data: dict[str, Any], code: str) -> dict[str, Any]:
     """Change a shelter. Managers change their own shelters' capacity fields only. A stale version is 409."""
     user = _user()
@@ -125,8 +125,8 @@ def patch_shelter(data: dict[str, Any], code: str) -> dict[str, Any]:
 
 
 @blp.route("/shelters/<code>/residents")
-@blp.response(200, schemas.ResidentList)
 @roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
+@blp.response(200, schemas.ResidentList)
 def list_residents(code: str) -> dict[str, Any]:
     """The open stays of a shelter (secretariat, its managers); 404 for anyone else."""
     user = _user()
@@ -139,10 +139,10 @@ def list_residents(code: str) -> dict[str, Any]:
 
 
 @blp.route("/shelters/<code>/headcount", methods=["POST"])
+@roles_required(Role.SHELTER_MANAGER)
 @blp.arguments(schemas.HeadcountIn)
 @blp.response(200, schemas.HeadcountOut)
 @blp.alt_response(409, description="the count disagrees with the records; both figures are given")
-@roles_required(Role.SHELTER_MANAGER)
 def headcount(data: dict[str, Any], code: str) -> Any:
     """Confirm how many beds are taken. A count that disagrees is recorded and answered 409."""
     user = _user()
@@ -162,9 +162,9 @@ def headcount(data: dict[str, Any], code: str) -> Any:
 
 
 @blp.route("/shelters/<code>/stays", methods=["POST"])
+@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
 @blp.arguments(schemas.AdmitIn)
 @blp.response(201, schemas.StayOut)
-@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
 def admit(data: dict[str, Any], code: str) -> dict[str, Any]:
     """Admit a case directly (not through a placement request)."""
     user = _user()
@@ -184,9 +184,9 @@ def stay_json(stay: Stay) -> dict[str, Any]:
 
 
 @blp.route("/stays/<int:stay_id>/discharge", methods=["POST"])
+@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
 @blp.arguments(schemas.DischargeIn)
 @blp.response(200, schemas.StayOut)
-@roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
 def discharge(data: dict[str, Any], stay_id: int) -> dict[str, Any]:
     """Discharge a resident with a reason ('other' needs a note)."""
     user = _user()
@@ -198,9 +198,9 @@ def discharge(data: dict[str, Any], stay_id: int) -> dict[str, Any]:
 
 
 @blp.route("/cases", methods=["POST"])
+@roles_required(Role.POLICE, Role.SECRETARIAT)
 @blp.arguments(schemas.CaseIn)
 @blp.response(201, schemas.CaseCreated)
-@roles_required(Role.POLICE, Role.SECRETARIAT)
 def create_case(data: dict[str, Any]) -> dict[str, Any]:
     """Record a newly identified victim by a pseudonymous profile; returns the case code."""
     case = services.create_case(db.session, _user(), utcnow(), data)
@@ -221,8 +221,8 @@ def case_json(case: Case, stay: Stay | None) -> dict[str, Any]:
 
 
 @blp.route("/cases/<code>")
-@blp.response(200, schemas.CaseOut)
 @roles_required(Role.SECRETARIAT, Role.POLICE, Role.SHELTER_MANAGER)
+@blp.response(200, schemas.CaseOut)
 def get_case(code: str) -> dict[str, Any]:
     """A case's profile: secretariat, the officer who identified it, the manager of its shelter. Audited."""
     user = _user()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from argon2 import PasswordHasher
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
@@ -66,6 +66,12 @@ def app(database_url: str, backend: str, tmp_path) -> Iterator[Flask]:  # noqa: 
     else:
         with app.app_context():
             db.create_all()
+    # The test keeps one app context, and so one `g`, across its requests; a browser's requests each
+    # load their user afresh, which is what ends a session whose version went stale.
+    def forget_user() -> None:
+        g.pop("_login_user", None)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, forget_user)
     ctx = app.app_context()
     ctx.push()
     yield app

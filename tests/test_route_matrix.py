@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from flask import g
 
 from extensions import db
 
@@ -125,15 +124,6 @@ def test_every_route_is_in_the_table(app):
     assert set(ROUTES) - routes == set(), "ROUTES lists routes the app no longer has"
 
 
-@pytest.fixture(autouse=True)
-def user_loaded_per_request(app) -> None:  # noqa: ANN001
-    """One `g` serves every request of a test; a browser's requests each load their user afresh."""
-    def forget_user() -> None:
-        g.pop("_login_user", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_user)
-
-
 def _fill(rule: str, values: dict[str, str]) -> str:
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: values[m.group(1)], rule)
 
@@ -148,9 +138,9 @@ def _allowed(response) -> bool:  # noqa: ANN001
     return not _denied(response) and (response.status_code < 400 or response.status_code in REFUSED_INPUT)
 
 
-# The empty input is refused. The API's schemas validate a body before the role gate runs, so for the
-# API's write routes this answer says nothing about the gate; it is accepted for "deny" too, and changes
-# nothing (see docs/security.md, "route matrix").
+# The empty input is refused. The role gate runs before the body is read, the record check after it:
+# for someone else's record a refused (empty) input says nothing about that record and changes nothing,
+# so it counts as a denial there (see docs/security.md, "route matrix").
 REFUSED_INPUT = (400, 409, 422)
 
 

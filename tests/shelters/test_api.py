@@ -246,3 +246,11 @@ def test_openapi_document_is_generated_and_public(client):
     assert doc["openapi"].startswith("3.")
     assert "/api/v1/shelters/{code}/headcount" in doc["paths"]
     assert "bearerAuth" in doc["components"]["securitySchemes"]
+
+
+def test_the_role_gate_comes_before_the_body(api_as, make):
+    """A role that may not use a route learns nothing from its validation: 403 whatever it sends."""
+    police = api_as(make.user("police"))
+    assert police.post("/shelters", json={}).status_code == 403
+    assert police.post("/shelters", json={"capacity": "x"}).status_code == 403
+    assert api_as(make.user("partner")).post("/cases", json={"age": -5}).status_code == 403
