@@ -1,0 +1,1 @@
+"""Secretariat overview, trends, CSV exports and partner aggregates."""

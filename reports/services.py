@@ -1,0 +1,287 @@
+"""The figures behind the secretariat's overview and trends and the partners' aggregates.
+
+Occupancy and utilisation come from shelters.figures (through alerts.jobs.shelter_figures, which the
+alerts evaluate too), so a shelter reads the same on the overview, its board and in its alerts. Every
+function runs a fixed number of grouped queries, whatever the number of shelters or cases.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from accounts.models import Organisation
+from alerts import jobs
+from alerts.models import Alert
+from alerts.rules import Thresholds
+from alerts.services import LIVE, utilisation_by_region, utilisation_rows
+from placement.models import DECLINE_REASONS, PlacementRequest, RequestStatus
+from shelters import figures
+from shelters.models import Case, Shelter, Stay
+
+FLOOR = 0.65  # the HMIS data-quality floor of bed-night utilisation
+CEILING = 1.05  # ... and its ceiling
+SUPPRESS_BELOW = 11  # the Counter Trafficking Data Collaborative's k: a count under 11 is never shown
+SUPPRESSED = "<11"
+AGE_BANDS = ((0, 11, "0-11"), (12, 17, "12-17"), (18, 24, "18-24"), (25, 34, "25-34"), (35, 49, "35-49"),
+             (50, 200, "50+"))
+
+
+# --- the overview ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OverviewRow:
+    code: str
+    name: str
+    region: str
+    status: str
+    capacity: int
+    out_of_service: int
+    occupied: int
+    held: int
+    util_30: float | None
+    util_365: float | None
+    days_since_resident: int | None  # 0: a resident tonight; None: never used
+    last_headcount_at: datetime | None
+    alerts: list[str] = field(default_factory=list)
+
+    @property
+    def free(self) -> int:
+        return max(0, self.capacity - self.out_of_service - self.occupied - self.held)
+
+    @property
+    def occupancy(self) -> float | None:
+        usable = self.capacity - self.out_of_service
+        return self.occupied / usable if usable > 0 else None
+
+
+def band(ratio: float | None) -> str:
+    """'low' under the floor, 'high' over the ceiling, 'ok' between, 'none' without bed-nights."""
+    if ratio is None:
+        return "none"
+    return "low" if ratio < FLOOR else "high" if ratio > CEILING else "ok"
+
+
+def overview_rows(session: Session, now: datetime) -> list[OverviewRow]:
+    """Every shelter with its beds, 30- and 365-day utilisation, last resident, headcount and live alerts."""
+    current = jobs.shelter_figures(session, now, Thresholds(utilisation_days=30))
+    year = figures.utilisation(session, now, 365)
+    shelters = {s.code: s for s in session.execute(
+        select(Shelter.id, Shelter.code, Shelter.name, Shelter.capacity, Shelter.out_of_service)).all()}
+    alerts: dict[int, list[str]] = {}
+    for shelter_id, message in session.execute(
+        select(Alert.shelter_id, Alert.message).where(Alert.status.in_(LIVE), Alert.shelter_id.is_not(None))
+        .order_by(Alert.first_seen, Alert.id)
+    ):
+        alerts.setdefault(shelter_id, []).append(message)
+    rows = []
+    for f in current:
+        s = shelters[f.code]
+        u30 = figures.Utilisation(f.bed_nights_occupied, f.bed_nights_available)
+        u365 = year.get(s.id, figures.Utilisation(0, 0))
+        if f.has_resident:
+            days = 0
+        elif f.last_resident_at is None:
+            days = None
+        else:
+            days = max(0, (now - f.last_resident_at).days)
+        rows.append(OverviewRow(
+            code=f.code, name=s.name, region="", status=f.status, capacity=s.capacity,
+            out_of_service=s.out_of_service, occupied=f.occupied, held=f.reserved, util_30=u30.ratio,
+            util_365=u365.ratio, days_since_resident=days, last_headcount_at=f.last_headcount_at,
+            alerts=alerts.get(s.id, [])))
+    regions = dict(session.execute(select(Shelter.code, Shelter.region)).all())
+    return [OverviewRow(**{**r.__dict__, "region": regions.get(r.code, "")}) for r in rows]
+
+
+SORTS = {
+    "code": lambda r: (r.code,),
+    "region": lambda r: (r.region, r.code),
+    "occupancy": lambda r: (r.occupancy is None, r.occupancy or 0, r.code),
+    "util30": lambda r: (r.util_30 is None, r.util_30 or 0, r.code),
+    "util365": lambda r: (r.util_365 is None, r.util_365 or 0, r.code),
+    "idle": lambda r: (r.days_since_resident is None, r.days_since_resident or 0, r.code),
+    "headcount": lambda r: (r.last_headcount_at is None, r.last_headcount_at or datetime.min, r.code),
+    "alerts": lambda r: (len(r.alerts), r.code),
+}
+
+
+def sort_rows(rows: Sequence[OverviewRow], key: str, descending: bool = False) -> list[OverviewRow]:
+    """Rows ordered by one of SORTS; raises KeyError for an unknown key."""
+    return sorted(rows, key=SORTS[key], reverse=descending)
+
+
+# --- trends ------------------------------------------------------------------------------------------------
+
+
+def quarter_of(day: date) -> tuple[int, int]:
+    return day.year, (day.month - 1) // 3 + 1
+
+
+def age_band(age: int) -> str:
+    for low, high, label in AGE_BANDS:
+        if low <= age <= high:
+            return label
+    return AGE_BANDS[-1][2]
+
+
+@dataclass(frozen=True)
+class Trends:
+    last_12: int
+    previous_12: int
+    quarters: list[tuple[str, int, int]]  # (label, identified, same quarter a year before)
+    exploitation: list[tuple[str, int]]
+    sex: list[tuple[str, int]]
+    age: list[tuple[str, int]]
+    organisation: list[tuple[str, int]]
+    outcomes: list[tuple[str, int]]
+    decline_reasons: list[tuple[str, int]]
+    days_to_placement: float | None
+    placed: int
+    since: date
+    until: date
+
+
+def _ordered(counts: Counter[str], order: Iterable[str] = ()) -> list[tuple[str, int]]:
+    order = list(order)
+    known = [(k, counts[k]) for k in order if counts.get(k)]
+    rest = sorted(((k, n) for k, n in counts.items() if k not in order), key=lambda kv: (-kv[1], kv[0]))
+    return known + rest
+
+
+def trends(session: Session, now: datetime, quarters: int = 4) -> Trends:
+    """Identifications over the last 12 months against the 12 before (the alerts' periods), by quarter
+    against the same quarter a year before, and broken down; case outcomes, decline reasons, and the
+    median days from identification to the first admission for cases identified in the last 12 months."""
+    today = now.date()
+    since = today - timedelta(days=365)
+    last_12, previous_12 = jobs.identifications(session, now)
+
+    # Quarters: this one and the `quarters - 1` before it, each against the same quarter a year earlier.
+    year, q = quarter_of(today)
+    wanted = []
+    for _ in range(quarters):
+        wanted.append((year, q))
+        year, q = (year, q - 1) if q > 1 else (year - 1, 4)
+    wanted.reverse()
+    first_year, first_q = wanted[0]
+    start = date(first_year - 1, 3 * (first_q - 1) + 1, 1)
+    by_quarter: Counter[tuple[int, int]] = Counter()
+    for year_, month, n in session.execute(
+        select(func.extract("year", Case.identified_on), func.extract("month", Case.identified_on), func.count())
+        .where(Case.identified_on >= start, Case.identified_on <= today)
+        .group_by(func.extract("year", Case.identified_on), func.extract("month", Case.identified_on))
+    ):
+        by_quarter[(int(year_), (int(month) - 1) // 3 + 1)] += int(n)
+    quarter_rows = [(f"{y} Q{qq}", by_quarter[(y, qq)], by_quarter[(y - 1, qq)]) for y, qq in wanted]
+
+    recent = (Case.identified_on >= since) & (Case.identified_on <= today)
+    sex = Counter({s: int(n) for s, n in session.execute(
+        select(Case.sex, func.count()).where(recent).group_by(Case.sex))})
+    age_expr = func.extract("year", Case.identified_on) - Case.birth_year
+    ages: Counter[str] = Counter()
+    for age, n in session.execute(select(age_expr, func.count()).where(recent).group_by(age_expr)):
+        ages[age_band(int(age))] += int(n)
+    orgs = Counter({(name or "Not recorded"): int(n) for name, n in session.execute(
+        select(Organisation.name, func.count()).select_from(Case)
+        .outerjoin(Organisation, Case.identified_by_org_id == Organisation.id)
+        .where(recent).group_by(Organisation.name))})
+    # Forms of exploitation are a JSON list per case: grouped by the list, then split here.
+    exploitation: Counter[str] = Counter()
+    for forms, n in session.execute(
+        select(Case.exploitation, func.count()).where(recent).group_by(Case.exploitation)
+    ):
+        for form in forms or ["not recorded"]:
+            exploitation[form] += int(n)
+
+    outcomes = Counter({s: int(n) for s, n in session.execute(
+        select(Case.status, func.count()).where(recent).group_by(Case.status))})
+    reasons = Counter({(r or "not recorded"): int(n) for r, n in session.execute(
+        select(PlacementRequest.reason, func.count())
+        .join(Case, PlacementRequest.case_id == Case.id)
+        .where(PlacementRequest.status == RequestStatus.DECLINED, recent)
+        .group_by(PlacementRequest.reason))})
+
+    first_admission = (
+        select(Stay.case_id, func.min(Stay.admitted_at).label("admitted_at")).group_by(Stay.case_id).subquery())
+    waits = [
+        max(0, (admitted.date() - identified).days)
+        for identified, admitted in session.execute(
+            select(Case.identified_on, first_admission.c.admitted_at)
+            .join(first_admission, first_admission.c.case_id == Case.id).where(recent))
+    ]
+    return Trends(
+        last_12=last_12, previous_12=previous_12, quarters=quarter_rows,
+        exploitation=_ordered(exploitation), sex=_ordered(sex, ("female", "male")),
+        age=[(label, ages[label]) for _, _, label in AGE_BANDS],
+        organisation=_ordered(orgs),
+        outcomes=_ordered(outcomes, ("identified", "awaiting_placement", "placed", "declined_shelter",
+                                     "discharged")),
+        decline_reasons=_ordered(reasons, DECLINE_REASONS),
+        days_to_placement=statistics.median(waits) if waits else None, placed=len(waits),
+        since=since, until=today,
+    )
+
+
+# --- partners: aggregates with small cells suppressed ------------------------------------------------------
+
+
+def suppress(n: int) -> str:
+    """A count as a partner may see it: "<11" for any count under 11, zero included (k=11)."""
+    return SUPPRESSED if n < SUPPRESS_BELOW else str(n)
+
+
+def suppress_breakdown(rows: Sequence[tuple[str, int]]) -> list[tuple[str, str]]:
+    """A breakdown of a published total, each count under 11 suppressed; when exactly one count is, the
+    next smallest is suppressed too, so the hidden one cannot be found by subtracting from the total."""
+    shown = [(label, suppress(n)) for label, n in rows]
+    hidden = [i for i, (_, text) in enumerate(shown) if text == SUPPRESSED]
+    if len(hidden) == 1 and len(rows) > 1:
+        i = min((j for j in range(len(rows)) if j not in hidden), key=lambda j: rows[j][1])
+        shown[i] = (shown[i][0], SUPPRESSED)
+    return shown
+
+
+@dataclass(frozen=True)
+class PartnerFigures:
+    since: date
+    until: date
+    total: str
+    by_month: list[tuple[str, str]]
+    by_age: list[tuple[str, str]]
+    by_sex: list[tuple[str, str]]
+    by_country: list[tuple[str, str]]
+    by_exploitation: list[tuple[str, str]]
+    regions: list[dict[str, object]]
+
+
+def partner_figures(session: Session, now: datetime) -> PartnerFigures:
+    """Victims identified in the last 12 months by month, age band, sex, nationality (country) and form
+    of exploitation, every count under 11 suppressed; bed-night utilisation by region, without shelters."""
+    t = trends(session, now)
+    recent = (Case.identified_on >= t.since) & (Case.identified_on <= t.until)
+    months: Counter[str] = Counter()
+    for year_, month, n in session.execute(
+        select(func.extract("year", Case.identified_on), func.extract("month", Case.identified_on), func.count())
+        .where(recent)
+        .group_by(func.extract("year", Case.identified_on), func.extract("month", Case.identified_on))
+    ):
+        months[f"{int(year_):04d}-{int(month):02d}"] += int(n)
+    countries = Counter({c: int(n) for c, n in session.execute(
+        select(Case.nationality, func.count()).where(recent).group_by(Case.nationality))})
+    return PartnerFigures(
+        since=t.since, until=t.until, total=suppress(t.last_12),
+        by_month=suppress_breakdown(sorted(months.items())),
+        by_age=suppress_breakdown(t.age),
+        by_sex=suppress_breakdown(t.sex),
+        by_country=suppress_breakdown(sorted(countries.items())),
+        by_exploitation=suppress_breakdown(t.exploitation),
+        regions=utilisation_by_region(utilisation_rows(session, now, 30)),
+    )
