@@ -13,6 +13,8 @@ import os
 from typing import Any
 
 PREFIX = "SAFEHAVEN_"
+# A fixed Fernet key for tests only, so their encrypted values are reproducible.
+TEST_ENCRYPTION_KEY = "dGVzdC1lbmNyeXB0aW9uLWtleS1ub3QtZm9yLXByb2Q="
 
 
 def _int(name: str, default: int) -> int:
@@ -67,6 +69,13 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None  # the session's own lifetime bounds the token
         self.MAX_CONTENT_LENGTH = 1024 * 1024
 
+        # Data minimisation (see docs/security.md): Fernet keys of encrypted columns, newest first
+        # (comma-separated); none set: one generated into instance/encryption_key. Closed cases are
+        # anonymised this many years after their last activity.
+        self.SAFEHAVEN_ENCRYPTION_KEYS: list[str] = [
+            k.strip() for k in env.get(PREFIX + "ENCRYPTION_KEYS", "").split(",") if k.strip()]
+        self.SAFEHAVEN_RETENTION_YEARS = _int("RETENTION_YEARS", 5)
+
         self.SAFEHAVEN_LOAD_DEMO = _bool("LOAD_DEMO", False)
         self.SAFEHAVEN_PASSWORD_MIN_LENGTH = _int("PASSWORD_MIN_LENGTH", 12)
         self.SAFEHAVEN_TOKEN_DAYS = _int("TOKEN_DAYS", 90)
@@ -120,6 +129,7 @@ class TestConfig(Config):
         super().__init__()
         self.TESTING = True
         self.SECRET_KEY = "test-secret-key-not-for-production"
+        self.SAFEHAVEN_ENCRYPTION_KEYS = [TEST_ENCRYPTION_KEY]
         self.SQLALCHEMY_DATABASE_URI = database_url or "sqlite://"
         self.WTF_CSRF_ENABLED = True
         self.SAFEHAVEN_LOAD_DEMO = False

@@ -1,15 +1,20 @@
 """The declarative base, column types shared by every domain, and engine set-up.
 
 Times are stored as UTC and always come back timezone-aware, on SQLite
-(which has no time zones) as on PostgreSQL.
+(which has no time zones) as on PostgreSQL. `EncryptedText` columns hold
+Fernet tokens: the keys are bound to `keyring` when an app is created, never
+read at import time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, Integer, MetaData, event
+from cryptography.fernet import Fernet, MultiFernet
+from sqlalchemy import JSON, DateTime, Engine, Integer, MetaData, Text, event, select, type_coerce, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.dialects.postgresql import JSONB
@@ -46,6 +51,99 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class Keyring:
+    """The Fernet keys of encrypted columns, newest first: the first encrypts, every one decrypts.
+
+    `create_app` binds the keys from SAFEHAVEN_ENCRYPTION_KEYS (or the instance folder's key);
+    putting a new key first and running `flask keys rotate` re-encrypts every value with it.
+    """
+
+    def __init__(self) -> None:
+        self._fernet: MultiFernet | None = None
+
+    def bind(self, keys: Sequence[str]) -> None:
+        """Use `keys` (URL-safe base64 Fernet keys, newest first); raises ValueError on none or a malformed one."""
+        if not keys:
+            raise ValueError("no encryption key given")
+        self._fernet = MultiFernet([Fernet(key.encode() if isinstance(key, str) else key) for key in keys])
+
+    @property
+    def fernet(self) -> MultiFernet:
+        if self._fernet is None:
+            raise RuntimeError("no encryption keys bound: create the app first")
+        return self._fernet
+
+    def encrypt(self, value: str) -> str:
+        return self.fernet.encrypt(value.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        """The plain text; raises cryptography's InvalidToken when no bound key opens `token`."""
+        return self.fernet.decrypt(token.encode()).decode()
+
+    def rotate(self, token: str) -> str:
+        """`token` re-encrypted with the newest key (same plain text)."""
+        return self.fernet.rotate(token.encode()).decode()
+
+
+keyring = Keyring()
+
+
+def encryption_keys(configured: Sequence[str], key_file: Path) -> list[str]:
+    """The configured keys, or else the one in `key_file`, generated (mode 0600) on first use."""
+    keys = [k.strip() for k in configured if k and k.strip()]
+    if keys:
+        return keys
+    if not key_file.exists():
+        key_file.touch(mode=0o600)
+        key_file.write_text(Fernet.generate_key().decode())
+        key_file.chmod(0o600)
+    return [key_file.read_text().strip()]
+
+
+class EncryptedText(TypeDecorator[str]):
+    """Text encrypted at rest with the keyring's newest key; decrypted on load.
+
+    Stored as a Fernet token (AES-128-CBC with HMAC-SHA256, base64 text). Nothing in
+    the database or its backups reads without the key. Not searchable or sortable.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else keyring.encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else keyring.decrypt(value)
+
+
+def encrypted_columns(metadata: MetaData) -> list[tuple[Any, Any]]:
+    """(table, column) for every EncryptedText column in `metadata`."""
+    return [(table, column) for table in metadata.sorted_tables for column in table.columns
+            if isinstance(column.type, EncryptedText)]
+
+
+def reencrypt_all(connection: Any, metadata: MetaData) -> int:
+    """Re-encrypt every encrypted value with the newest key; returns how many values were rewritten.
+
+    Reads and writes the stored tokens with Core, as text, never loading the plain text into
+    objects. Raises cryptography's InvalidToken when a value opens with none of the bound keys
+    (a key still in use was removed); the caller's transaction then writes nothing.
+    """
+    count = 0
+    for table, column in encrypted_columns(metadata):
+        key = list(table.primary_key.columns)
+        stored = type_coerce(column, Text())
+        for row in connection.execute(select(*key, stored).where(column.is_not(None))).all():
+            connection.execute(
+                update(table)
+                .where(*[c == row[i] for i, c in enumerate(key)])
+                .values({column.name: type_coerce(keyring.rotate(row[-1]), Text())})
+            )
+            count += 1
+    return count
 
 
 # JSON everywhere, JSONB where PostgreSQL can index and compare it.

@@ -1,4 +1,4 @@
-"""`flask users ...`, `flask audit verify` and `flask backup PATH`."""
+"""`flask users ...`, `flask audit verify`, `flask keys rotate` and `flask backup PATH`."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ import sys
 from pathlib import Path
 
 import click
+from cryptography.fernet import InvalidToken
 from flask import current_app
 from flask.cli import AppGroup
 
 from accounts import audit, services
-from database import utcnow
+from database import reencrypt_all, utcnow
 from errors import DomainError
 from extensions import db
 from shelters import services as shelter_services
 
 users_cli = AppGroup("users", help="Create users, issue API tokens, unlock accounts.")
 audit_cli = AppGroup("audit", help="Check the audit log.")
+keys_cli = AppGroup("keys", help="Encryption keys of identifying data.")
 
 
 def _fail(error: DomainError) -> None:
@@ -98,6 +100,21 @@ def verify() -> None:
     click.echo(f"audit chain broken at event {report.first_broken_id}: {report.problem} "
                f"({report.checked} events before it are intact)", err=True)
     sys.exit(1)
+
+
+@keys_cli.command("rotate")
+def rotate_keys() -> None:
+    """Re-encrypt every encrypted value with the newest key (the first of SAFEHAVEN_ENCRYPTION_KEYS)."""
+    try:
+        count = reencrypt_all(db.session.connection(), db.metadata)
+    except InvalidToken as error:
+        db.session.rollback()
+        raise click.ClickException("a stored value opens with none of the keys: put every key still in use "
+                                   "in SAFEHAVEN_ENCRYPTION_KEYS (newest first); nothing was changed") from error
+    audit.record(db.session, actor=None, action="keys.rotate", object_type="keys", object_id="encryption",
+                 now=utcnow(), detail={"values": count}, actor_name="cli")
+    db.session.commit()
+    click.echo(f"{count} encrypted values re-encrypted with the newest key; older keys may now be removed")
 
 
 @click.command("backup")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import DDL, ForeignKey, Index, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from database import JSONType, utcnow
+from database import EncryptedText, JSONType, utcnow
 from extensions import db
 
 if TYPE_CHECKING:
@@ -61,9 +61,9 @@ class User(db.Model):
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
-    # TOTP (RFC 6238): the base32 secret, set at enrolment and in force once a first code confirmed it;
-    # the last time-step accepted, so a code is never accepted twice.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # TOTP (RFC 6238): the base32 secret (encrypted at rest), set at enrolment and in force once a first
+    # code confirmed it; the last time-step accepted, so a code is never accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
     totp_confirmed_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None]
     # Lockout: consecutive failed sign-ins (password or second factor) and the end of a lockout.

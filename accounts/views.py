@@ -135,7 +135,7 @@ def fresh_login_required(view: Callable[..., Any]) -> Callable[..., Any]:
         if not isinstance(reauth_at, int) or time.time() - reauth_at > window:
             flash("Please enter your password again to make this change.", "info")
             # Pages send no Referer (Referrer-Policy: no-referrer): a refused change returns to the users page.
-            back = url_for("accounts.users") if request.method != "GET" else request.path
+            back = url_for("accounts.users") if request.method != "GET" else request.full_path.rstrip("?")
             return redirect(url_for("accounts.reauth", next=back))
         return view(*args, **kwargs)
 

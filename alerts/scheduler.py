@@ -1,7 +1,7 @@
 """The scheduler: every scheduled job wired in this one place.
 
 Jobs: alert evaluation (hourly), reservation expiry (every minute), the daily
-census. Each run happens in an app context and its own transaction; a job
+census, digest and retention (anonymising closed cases). Each run happens in an app context and its own transaction; a job
 that raises is logged, rolled back and raised as a `system` alert in a
 transaction of its own, and the other jobs go on.
 
@@ -99,6 +99,12 @@ def _digest(app: Flask, session: Session, now: datetime) -> Any:
     return send_digest(session, now, app.config)
 
 
+def _retention(app: Flask, session: Session, now: datetime) -> Any:
+    from shelters.retention import anonymise_closed_cases
+
+    return anonymise_closed_cases(session, now, int(app.config.get("SAFEHAVEN_RETENTION_YEARS") or 5))
+
+
 @dataclass(frozen=True)
 class JobSpec:
     name: str
@@ -112,6 +118,7 @@ JOBS: dict[str, JobSpec] = {
     "expire": JobSpec("expire", _expire, "interval", {"minutes": 1}),
     "census": JobSpec("census", _census, "cron", {"hour": 0, "minute": 5, "timezone": UTC}),
     "digest": JobSpec("digest", _digest, "cron", {"hour": 7, "minute": 0, "timezone": UTC}),
+    "retention": JobSpec("retention", _retention, "cron", {"hour": 2, "minute": 30, "timezone": UTC}),
 }
 
 

@@ -217,6 +217,7 @@ def case_json(case: Case, stay: Stay | None) -> dict[str, Any]:
         "trafficker_regions": case.trafficker_regions, "region": case.region, "identified_on": case.identified_on,
         "status": case.status, "resolution": case.resolution,
         "shelter": stay.shelter.code if stay else None, "stay_id": stay.id if stay else None,
+        "anonymised": case.anonymised,
     }
 
 
@@ -229,5 +230,9 @@ def get_case(code: str) -> dict[str, Any]:
     case = permissions.load_case(db.session, user, code)
     stay = services.open_stay(db.session, case)
     services.record_case_read(db.session, user, utcnow(), case)
+    answer = case_json(case, stay)
+    if permissions.can_view_identifying_details(user, case):
+        answer["identifying_details"] = case.identifying_details
+        services.record_identifying_read(db.session, user, utcnow(), case)
     db.session.commit()
-    return case_json(case, stay)
+    return answer

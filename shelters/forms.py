@@ -225,6 +225,10 @@ class CaseForm(Form):
     region = StringField("Region where the victim is now", validators=[Optional(), Length(max=64)],
                          filters=[_strip], render_kw={"list": "regions"})
     identified_on = DateField("Identified on (leave empty for today)", validators=[Optional()])
+    identifying_details = TextAreaField(
+        "Identifying details (optional)", validators=[Optional(), Length(max=2000)], filters=[_strip],
+        description="Only if the secretariat must keep them, e.g. a document number. Never a name here or "
+                    "anywhere else. Encrypted; shown to the secretariat only.")
 
     def values(self) -> dict[str, Any]:
         """The pseudonymous profile as shelters.services.create_case takes it."""
@@ -240,4 +244,5 @@ class CaseForm(Form):
             "trafficker_regions": self.trafficker_regions.data or [],
             "region": self.region.data or None,
             "identified_on": self.identified_on.data,
+            "identifying_details": self.identifying_details.data or None,
         }

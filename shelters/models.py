@@ -11,10 +11,10 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, text
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from database import JSONType, utcnow
+from database import EncryptedText, JSONType, utcnow
 from extensions import db
 
 if TYPE_CHECKING:
@@ -170,6 +170,11 @@ class Case(db.Model):
     status: Mapped[str] = mapped_column(String(24), default=CaseStatus.IDENTIFIED)
     resolution: Mapped[str | None] = mapped_column(String(24))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Optional free text the secretariat may keep (e.g. a document number): encrypted at rest, shown
+    # only on the case's own page and API answer to the secretariat, each read audited; never in a
+    # list, log or export. Cleared, with the other details, when a closed case is anonymised.
+    identifying_details: Mapped[str | None] = mapped_column(EncryptedText)
+    anonymised: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     identified_by: Mapped[Organisation | None] = relationship()
     stays: Mapped[list[Stay]] = relationship(back_populates="case", order_by="Stay.admitted_at")

@@ -66,6 +66,11 @@ def can_view_case(user: User, case: Case, current_stay: Stay | None) -> bool:
     return current_stay is not None and user.manages(current_stay.shelter_id)
 
 
+def can_view_identifying_details(user: User, case: Case) -> bool:
+    """Only the secretariat, on the case's own page or API answer; the officer who entered them does not."""
+    return user.role == Role.SECRETARIAT
+
+
 def load_case(session: Session, user: User, code: str) -> Case:
     """The case, or NotFound when it does not exist or `user` may not see it."""
     case = services.get_case(session, code)

@@ -132,6 +132,9 @@ class CaseIn(Schema):
                                      validate=validate.Length(max=30))
     region = fields.String(allow_none=True, validate=REGION, metadata={"description": "where the victim is now"})
     identified_on = fields.Date()
+    identifying_details = fields.String(
+        allow_none=True, validate=validate.Length(max=2000),
+        metadata={"description": "optional (e.g. a document number); encrypted at rest, shown to the secretariat only"})
 
 
 class CaseCreated(Schema):
@@ -156,6 +159,9 @@ class CaseOut(Schema):
     resolution = fields.String(allow_none=True)
     shelter = fields.String(allow_none=True, metadata={"description": "where the case stays now, if anywhere"})
     stay_id = fields.Integer(allow_none=True)
+    anonymised = fields.Boolean()
+    identifying_details = fields.String(
+        allow_none=True, metadata={"description": "secretariat only (absent for others); each read is audited"})
 
 
 class AdmitIn(Schema):

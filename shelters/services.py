@@ -46,6 +46,7 @@ LANGUAGE_CODE = re.compile(r"^[a-z]{2}$")
 COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 MAX_BEDS = 10_000
 MAX_CHILDREN = 20
+MAX_IDENTIFYING_DETAILS = 2000
 
 SHELTER_FIELDS = (
     "name", "kind", "region", "municipality", "lat", "lon", "address", "capacity", "out_of_service", "sexes",
@@ -184,7 +185,17 @@ def _check_text(name: str, value: Any, max_length: int, required: bool = True) -
         return None
     if not isinstance(value, str) or len(value) > max_length:
         raise Invalid(f"{name} must be text of at most {max_length} characters", fields={name: f"<= {max_length}"})
+    if "\x00" in value or not _is_utf8(value):  # JSON can carry both; UTF-8 and PostgreSQL text cannot
+        raise Invalid(f"{name} holds characters that are not text", fields={name: "invalid characters"})
     return value.strip()
+
+
+def _is_utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate such as "\ud800"
+        return False
+    return True
 
 
 def _clean_shelter_values(session: Session, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -382,6 +393,8 @@ def create_case(session: Session, actor: User | None, now: datetime, values: Map
         trafficker_regions=[r.strip() for r in _check_list("trafficker_regions", values.get("trafficker_regions", []))
                             if r.strip()],
         region=_check_text("region", values.get("region"), 64, required=False),
+        identifying_details=_check_text("identifying_details", values.get("identifying_details"),
+                                        MAX_IDENTIFYING_DETAILS, required=False),
         identified_on=identified_on,
         identified_by_org_id=actor.organisation_id if actor else None,
         created_by_id=actor.id if actor else None,
@@ -396,6 +409,12 @@ def create_case(session: Session, actor: User | None, now: datetime, values: Map
 def record_case_read(session: Session, actor: User, now: datetime, case: Case) -> None:
     """Every read of a case's profile is audited."""
     audit.record(session, actor=actor, action="case.read", object_type="case", object_id=case.code, now=now)
+
+
+def record_identifying_read(session: Session, actor: User, now: datetime, case: Case) -> None:
+    """Every showing of a case's identifying details is audited too (the details themselves never are)."""
+    audit.record(session, actor=actor, action="case.identifying_read", object_type="case", object_id=case.code,
+                 now=now)
 
 
 # --- stays -------------------------------------------------------------------------------------------------

@@ -410,6 +410,11 @@ def case(code: str) -> Any:
     record = permissions.load_case(db.session, user, code)
     stay = services.open_stay(db.session, record)
     services.record_case_read(db.session, user, utcnow(), record)
-    html = render_template("shelters/case.html", case=record, stay=stay, age=record.age_on(utcnow().date()))
+    show_identifying = permissions.can_view_identifying_details(user, record)
+    if show_identifying:
+        services.record_identifying_read(db.session, user, utcnow(), record)
+    html = render_template("shelters/case.html", case=record, stay=stay, age=record.age_on(utcnow().date()),
+                           identifying_details=record.identifying_details if show_identifying else None,
+                           show_identifying=show_identifying)
     db.session.commit()
     return html
