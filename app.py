@@ -11,7 +11,7 @@ from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 from config import Config
-from database import configure_sqlite
+from database import configure_sqlite, encryption_keys, keyring
 from errors import DomainError
 from extensions import csrf, db, limiter, login_manager, migrate
 
@@ -38,6 +38,9 @@ def create_app(config: Any = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'safehaven.db'}"
+    # Encrypted columns: one process-wide keyring, bound here and never at import time.
+    keyring.bind(encryption_keys(app.config.get("SAFEHAVEN_ENCRYPTION_KEYS") or [],
+                                 Path(app.instance_path) / "encryption_key"))
 
     db.init_app(app)
     with app.app_context():
@@ -103,12 +106,14 @@ def _register_pages(app: Flask) -> None:
     from accounts.views import bp as accounts_bp
     from alerts.views import bp as alerts_bp
     from placement.views import bp as placement_bp
+    from reports.views import bp as reports_bp
     from shelters.views import bp as shelters_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(shelters_bp)
     app.register_blueprint(alerts_bp)
     app.register_blueprint(placement_bp)
+    app.register_blueprint(reports_bp)
 
     @app.context_processor
     def open_alerts() -> dict[str, Any]:
@@ -138,11 +143,11 @@ def _register_pages(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
-    from accounts.cli import audit_cli, backup_command, users_cli
+    from accounts.cli import audit_cli, backup_command, keys_cli, users_cli
     from alerts.cli import alerts_cli, scheduler_cli
     from shelters.cli import demo_cli
 
-    for command in (users_cli, audit_cli, demo_cli, backup_command, alerts_cli, scheduler_cli):
+    for command in (users_cli, audit_cli, keys_cli, demo_cli, backup_command, alerts_cli, scheduler_cli):
         app.cli.add_command(command)
 
 

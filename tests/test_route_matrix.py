@@ -75,6 +75,11 @@ ROUTES: dict[tuple[str, str], object] = {
     ("POST", "/placements/<int:request_id>/decline"): NOBODY,
     ("POST", "/placements/<int:request_id>/reject"): NOBODY,
     ("POST", "/placements/<int:request_id>/reserve"): NOBODY,
+    ("GET", "/overview"): {S},
+    ("GET", "/overview.csv"): {S},  # then re-authentication
+    ("GET", "/overview/trends"): {S},
+    ("GET", "/overview/trends.csv"): {S},
+    ("GET", "/figures"): {S, X},  # partners: suppressed aggregates only
     # the API: bearer tokens only
     ("GET", "/api/v1/openapi.json"): PUBLIC,
     ("GET", "/api/v1/me"): EVERYONE,
