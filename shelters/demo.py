@@ -159,6 +159,9 @@ def load(session: Session, now: datetime, seed: int = 2009) -> list[DemoLogin]:
     for case in recent[4:]:
         case.status = rng.choice(["declined_shelter", "declined_shelter", "awaiting_placement", "discharged"])
 
+    # PVPT confirmed this morning; the empty shelters stopped confirming (ILLUSTRATIVE).
     services.confirm_headcount(session, users["manager"], now - timedelta(hours=3), shelters["PVPT"], 4)
+    services.confirm_headcount(session, None, now - timedelta(days=3, hours=2), shelters["ISF"], 0)
+    services.confirm_headcount(session, None, now - timedelta(days=19), shelters["HAH"], 0)
     session.flush()
     return logins

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from alerts.jobs import evaluate_alerts
+from alerts.rules import Thresholds
 from app import create_app
 from config import TestConfig
 from database import utcnow
@@ -40,6 +42,7 @@ def live_server(tmp_path) -> Iterator[LiveServer]:  # noqa: ANN001
     with app.app_context():
         db.create_all()
         demo.load(db.session, utcnow())
+        evaluate_alerts(db.session, utcnow(), Thresholds.from_config(app.config))
         db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -18,7 +18,8 @@ def sign_in(page, username: str) -> None:  # noqa: ANN001
     page.goto("/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", f"{username}-demo-password")
-    page.click("button[type=submit]")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
 
 
 def test_the_manager_admits_and_discharges_and_the_board_follows(page, live_server):  # noqa: ANN001
@@ -57,4 +58,36 @@ def test_the_secretariat_sees_every_shelter_and_loads_nothing_from_elsewhere(pag
     assert "80%" in rows.filter(has_text="PVPT").inner_text()
     screenshot(page, "shelters-secretariat")
     assert all(url.startswith(live_server.url) or url.startswith("data:") for url in requests), requests
+    assert page.failures == [], page.failures
+
+
+def test_the_secretariat_overview_trends_and_alerts(page, live_server):  # noqa: ANN001
+    sign_in(page, "secretariat")
+    page.goto("/overview")
+    rows = page.locator("table tbody tr")
+    assert "80%" in rows.filter(has_text="PVPT").first.inner_text()
+    for code, alert in (("HAH", "HAH unused for"), ("ISF", "ISF never used")):
+        row = rows.filter(has_text=code).first.inner_text()
+        assert "0%" in row and alert in row
+    assert page.locator("svg").count() >= 3
+    screenshot(page, "overview")
+
+    page.goto("/overview/trends")
+    assert page.locator("#previous-12").inner_text() == "32"
+    assert page.locator("#last-12").inner_text() == "24"
+    screenshot(page, "trends")
+
+    page.goto("/alerts")
+    queue = page.locator("main").inner_text()
+    assert "HAH unused for" in queue and "Identifications down 25% year over year (24 vs 32)" in queue
+    screenshot(page, "alerts")
+    assert page.failures == [], page.failures
+
+
+def test_a_partner_sees_only_suppressed_aggregates(page, live_server):  # noqa: ANN001
+    sign_in(page, "partner")
+    page.goto("/figures")
+    text = page.locator("main").inner_text()
+    assert "<11" in text and "PVPT" not in text
+    screenshot(page, "figures-partner")
     assert page.failures == [], page.failures
