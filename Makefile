@@ -44,3 +44,13 @@ fuzz: install-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+## bench: install the bench extra and run the whole benchmark suite (under 10 minutes on 2 cores;
+## results in bench/results/*.json, read in docs/performance.md). PostgreSQL: BENCH_PG_URL or 127.0.0.1:5432.
+.PHONY: bench
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(VENV)/.installed $(VENV)/.installed-test $@
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench all

@@ -31,6 +31,7 @@ from placement.models import (
     RequestStatus,
     Urgency,
 )
+from shelters import figures
 from shelters import services as shelter_services
 from shelters.models import Case, CaseStatus, Shelter, Stay
 
@@ -66,7 +67,7 @@ class Settings:
 def candidates(session: Session, now: datetime, shelters: Sequence[Shelter] | None = None) -> list[engine.Candidate]:
     """Every shelter (or those given) as the engine sees it, with live figures."""
     if shelters is None:
-        shelters = list(session.scalars(select(Shelter).order_by(Shelter.code)))
+        return _all_candidates(session, now)
     return [
         engine.Candidate(
             code=v.shelter.code, name=v.shelter.name, status=v.shelter.status, region=v.shelter.region,
@@ -77,6 +78,36 @@ def candidates(session: Session, now: datetime, shelters: Sequence[Shelter] | No
         )
         for v in shelter_services.shelter_views(session, now, shelters)
     ]
+
+
+def _all_candidates(session: Session, now: datetime) -> list[engine.Candidate]:
+    """Every shelter as a candidate, read as plain columns rather than ORM objects.
+
+    The same figures as `shelter_services.shelter_views` (shelters.figures is their one definition);
+    only the loading differs: at 10,000 shelters, building and tracking the ORM objects cost more than
+    the queries themselves (bench/suggest.py, docs/performance.md).
+    """
+    rows = session.execute(select(
+        Shelter.id, Shelter.code, Shelter.name, Shelter.status, Shelter.region, Shelter.lat, Shelter.lon,
+        Shelter.sexes, Shelter.ages, Shelter.children_capacity, Shelter.services, Shelter.languages,
+        Shelter.security, Shelter.capacity, Shelter.out_of_service,
+    ).order_by(Shelter.code)).all()
+    occupancy = figures.occupancy(session, now)
+    utilisation = figures.utilisation(session, now, 30)
+    empty = figures.Occupancy()
+    out = []
+    for (sid, code, name, status, region, lat, lon, sexes, ages, children_capacity, services_, languages,
+         security, capacity, out_of_service) in rows:
+        occ = occupancy.get(sid, empty)
+        util = utilisation.get(sid)
+        ratio = util.ratio if util is not None else None
+        out.append(engine.Candidate(
+            code=code, name=name, status=status, region=region, lat=lat, lon=lon, sexes=frozenset(sexes),
+            ages=ages, children_capacity=children_capacity, services=frozenset(services_),
+            languages=frozenset(languages), security=security, usable=capacity - out_of_service,
+            occupied=occ.occupied, held=occ.reserved, utilisation=ratio or 0.0,
+        ))
+    return out
 
 
 def _centres(session: Session) -> dict[str, tuple[float, float]]:

@@ -1,0 +1,78 @@
+"""Server time of pages: `python -m bench pages [--quick] [--shelters 1000] [--repeat N]`.
+
+Signed in as the secretariat through the real sign-in form (Flask test client: no network, so this is
+the server's time), on a generated country whose alerts have been evaluated once (a realistic queue):
+the shelter list (`/shelters`), a shelter's board (`/shelters/SH00001`) and the alert queue (`/alerts`,
+the secretariat's overview). Keys: page, path, shelters, n, median_ms, p95_ms, bytes, target_ms, met.
+Target: median under 300 ms at 1,000 shelters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any
+
+from bench.common import bench_app, emit, summary_ms, timings_ms, write_results
+from bench.generate import BENCH_PASSWORD, bench_username, prepared
+
+TARGET_MS = 300.0
+PAGES = {"shelter_list": "/shelters", "board": "/shelters/SH00001", "alert_queue": "/alerts"}
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|<meta name="csrf-token" content="([^"]+)"')
+
+
+def measure(database_url: str, shelters: int, repeat: int) -> list[dict[str, Any]]:
+    from alerts.jobs import evaluate_alerts
+    from alerts.rules import Thresholds
+    from database import utcnow
+    from extensions import db
+
+    app = bench_app(database_url)
+    with app.app_context():
+        evaluate_alerts(db.session, utcnow(), Thresholds.from_config(app.config))
+        db.session.commit()
+        db.session.remove()
+    client = app.test_client()
+    match = CSRF.search(client.get("/login").get_data(as_text=True))
+    if not match:
+        raise RuntimeError("no CSRF token on /login")
+    response = client.post("/login", data={"username": bench_username("secretariat"), "password": BENCH_PASSWORD,
+                                           "csrf_token": match.group(1) or match.group(2)})
+    if response.status_code != 302 or "/login" in response.headers.get("Location", ""):
+        raise RuntimeError(f"sign-in failed: {response.status_code} {response.headers.get('Location')}")
+    records = []
+    for page, path in PAGES.items():
+        sizes: list[int] = []
+
+        def get(path: str = path) -> None:
+            r = client.get(path)
+            if r.status_code != 200:
+                raise RuntimeError(f"GET {path} answered {r.status_code}")
+            sizes.append(len(r.get_data()))
+
+        samples = timings_ms(get, repeat=repeat, warmup=1, budget_s=20)
+        stats = summary_ms(samples)
+        records.append({"page": page, "path": path, "shelters": shelters, **stats, "bytes": sizes[-1],
+                        "target_ms": TARGET_MS, "met": stats["median_ms"] < TARGET_MS})
+    with app.app_context():
+        db.engine.dispose()
+    return records
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench pages", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--shelters", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--output", default=None)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.shelters, args.days, args.repeat = 10, 30, 2
+    url = prepared(args.shelters, args.days, 1, args.database_url)
+    records = [emit(r | {"database": url.split(":")[0]}) for r in measure(url, args.shelters, args.repeat)]
+    if not args.quick or args.output:
+        write_results("pages", records, vars(args), Path(args.output) if args.output else None)
+    return 0
