@@ -13,10 +13,7 @@ from accounts import audit, services
 from accounts.models import AuditEvent, User
 from errors import Invalid
 from extensions import db
-
-
-def body(response) -> str:  # noqa: ANN001
-    return response.get_data(as_text=True)
+from tests.fixtures.pages import body
 
 
 def events(action: str, outcome: str | None = None) -> list[AuditEvent]:

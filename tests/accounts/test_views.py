@@ -9,17 +9,7 @@ from sqlalchemy import select
 
 from accounts.models import AuditEvent, Organisation, User
 from extensions import db
-
-
-def body(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def assert_clean_html(html: str) -> None:
-    """The CSP allows no inline script or style and no third-party origin."""
-    assert "<script" not in html
-    assert " style=" not in html
-    assert "http://" not in html and "https://" not in html
+from tests.fixtures.pages import assert_clean_html, body
 
 
 def logins(outcome: str) -> list[AuditEvent]:

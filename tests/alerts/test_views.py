@@ -17,6 +17,7 @@ from extensions import db
 from shelters import demo, figures
 from shelters import services as shelter_services
 from shelters.models import Shelter
+from tests.fixtures.pages import assert_clean_html, body
 
 HAH_MESSAGE = "HAH unused for 143 days"
 ISF_MESSAGE = "ISF never used"
@@ -35,15 +36,6 @@ def cable(app, now):
 
 def shelter(code: str) -> Shelter:
     return db.session.scalar(select(Shelter).where(Shelter.code == code))
-
-
-def body(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def assert_clean_html(html: str) -> None:
-    assert "<script" not in html and " style=" not in html
-    assert "http://" not in html and "https://" not in html
 
 
 def sign_in(pages, username: str, password: str | None = None) -> None:

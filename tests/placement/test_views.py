@@ -8,11 +8,11 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from accounts.models import AuditEvent
 from extensions import db
 from placement import services
 from placement.models import PlacementRequest
 from shelters.models import Case
+from tests.fixtures.pages import assert_clean_html, audited, body, figure
 
 
 @pytest.fixture
@@ -37,25 +37,6 @@ def manager(make, pvpt):
 
 PROFILE = {"sex": "female", "age": "22", "nationality": "md", "languages": "ro", "children": "0",
            "risk": "medium", "region": "Prishtinë", "urgency": "emergency"}
-
-
-def body(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def figure(html: str, name: str) -> int:
-    match = re.search(rf"<dt>{re.escape(name)}</dt><dd>(\d+)</dd>", html)
-    assert match, f"no figure {name!r} on the page"
-    return int(match.group(1))
-
-
-def assert_clean_html(html: str) -> None:
-    assert "<script" not in html and " style=" not in html
-    assert "http://" not in html and "https://" not in html
-
-
-def audited(action: str) -> list[AuditEvent]:
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
 
 
 def switch_to(pages, user) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from accounts.models import AuditEvent
 from extensions import db
 from shelters.models import Case
+from tests.fixtures.pages import audited
 
 DETAILS = "passport MD-0042137"
 CASE = {"sex": "female", "age": 19, "nationality": "MD"}
@@ -19,10 +20,6 @@ CASE = {"sex": "female", "age": 19, "nationality": "MD"}
 @pytest.fixture
 def pvpt(make):
     return make.shelter("PVPT", capacity=5)
-
-
-def audited(action: str) -> list[AuditEvent]:
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
 
 
 def nothing_logged_names_the_details() -> None:

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from accounts.models import AuditEvent
 from extensions import db
 from shelters.models import Case, Headcount, Shelter, Stay
+from tests.fixtures.pages import assert_clean_html, audited, body, figure
 
 
 @pytest.fixture
@@ -26,26 +26,6 @@ def hah(make):
 @pytest.fixture
 def manager(make, pvpt):
     return make.manager(pvpt)
-
-
-def body(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def figure(html: str, name: str) -> int:
-    """A number from the board's figures, e.g. figure(html, "Free beds")."""
-    match = re.search(rf"<dt>{re.escape(name)}</dt><dd>(\d+)</dd>", html)
-    assert match, f"no figure {name!r} on the page"
-    return int(match.group(1))
-
-
-def assert_clean_html(html: str) -> None:
-    assert "<script" not in html and " style=" not in html
-    assert "http://" not in html and "https://" not in html
-
-
-def audited(action: str) -> list[AuditEvent]:
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
 
 
 def open_stays(shelter: Shelter) -> int:
