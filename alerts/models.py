@@ -23,16 +23,7 @@ if TYPE_CHECKING:
     from shelters.models import Shelter
 
 
-class AlertKind(enum.StrEnum):
-    UNUSED_FACILITY = "unused_facility"
-    LOW_UTILISATION = "low_utilisation"
-    NEAR_CAPACITY = "near_capacity"
-    OVER_CAPACITY = "over_capacity"
-    STALE_HEADCOUNT = "stale_headcount"
-    PLACEMENT_UNANSWERED = "placement_unanswered"
-    IDENTIFICATION_DROP = "identification_drop"
-    UNUSUAL_ACCESS = "unusual_access"
-    SYSTEM = "system"
+# The kinds of alert are named once, in alerts.rules (pure, importable without a database).
 
 
 class SubjectType(enum.StrEnum):
