@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DDL, ForeignKey, Index, String, event
+from sqlalchemy import DDL, ForeignKey, Index, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from database import EncryptedText, JSONType, utcnow
@@ -69,6 +69,8 @@ class User(db.Model):
     # Lockout: consecutive failed sign-ins (password or second factor) and the end of a lockout.
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+    # The interface language chosen on the language switch ("sq", "sr", "en"); None follows the browser.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
     managed_shelters: Mapped[list[Shelter]] = relationship(
@@ -139,6 +141,29 @@ class RecoveryCode(db.Model):
     used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="recovery_codes")
+
+
+class IdempotencyKey(db.Model):
+    """An API POST made with an `Idempotency-Key` header, and the response it got.
+
+    A retry with the same key (same user, same request) gets the stored response instead of acting
+    twice; the same key with a different request is refused. The response may hold case data, so it
+    is encrypted at rest and the rows expire (see `SAFEHAVEN_IDEMPOTENCY_HOURS`).
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of method, path and body: the same key reused for another request is a client error.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    # None while the first request is still being handled.
+    status_code: Mapped[int | None]
+    response_body: Mapped[str | None] = mapped_column(EncryptedText)
+    location: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class AuditEvent(db.Model):

@@ -200,6 +200,8 @@ class Stay(db.Model):
             postgresql_where=text("discharged_at IS NULL"),
         ),
         Index("ix_stays_shelter_open", "shelter_id", "discharged_at"),
+        # Utilisation and "days since last resident" scan stays by their end, across all shelters.
+        Index("ix_stays_discharged_at", "discharged_at"),
         CheckConstraint("beds >= 1", name="beds_positive"),
         CheckConstraint("discharged_at IS NULL OR discharged_at >= admitted_at", name="discharge_after_admission"),
     )
