@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test serve scheduler db demo fuzz clean
+.PHONY: run test install install-test serve scheduler db demo fuzz clean translations
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
+# The interface's message catalogues, compiled from the committed .po files whenever one changes.
+PO_FILES := $(wildcard translations/*/LC_MESSAGES/messages.po */translations/*/LC_MESSAGES/messages.po)
+translations: $(PO_FILES:.po=.mo)
+%.mo: %.po | $(VENV)/.installed
+	$(FLASK) translations compile
+
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(VENV)/.installed $@
@@ -23,7 +29,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-db: install
+db: install translations
 	$(FLASK) db upgrade
 
 demo: db
@@ -35,7 +41,7 @@ run: db
 	SAFEHAVEN_SCHEDULER=1 $(FLASK) run --host $(HOST) --port $(PORT)
 
 ## test: install with the test extras and run the whole suite (PostgreSQL too when TEST_DATABASE_URL is set)
-test: install-test
+test: install-test translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## fuzz: many more generated API requests than the test suite's bounded run

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
+import i18n
 from config import Config
 from database import configure_sqlite, encryption_keys, keyring
 from errors import DomainError
@@ -25,7 +27,9 @@ class DatabaseId(IntegerConverter):
 # Reachable without signing in; everything else needs a session (pages) or a token (API).
 PUBLIC_ENDPOINTS = frozenset({"accounts.login", "static", "health", "api-docs.openapi_json",
                               # the second step of a sign-in: the view checks the half-done sign-in itself
-                              "accounts.second_factor", "accounts.enrol_totp"})
+                              "accounts.second_factor", "accounts.enrol_totp",
+                              # the language switch works on the sign-in page too
+                              "accounts.set_language"})
 
 
 def create_app(config: Any = None) -> Flask:
@@ -48,6 +52,7 @@ def create_app(config: Any = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).with_name("migrations")))
     csrf.init_app(app)
     limiter.init_app(app)
+    i18n.init_app(app)
     _init_login(app)
     _register_api(app)
     _register_pages(app)
@@ -73,7 +78,7 @@ def _init_login(app: Flask) -> None:
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
-    login_manager.login_message = "Please sign in."
+    login_manager.login_message = lazy_gettext("Please sign in.")
     login_manager.session_protection = "strong"
 
     @login_manager.user_loader
@@ -193,4 +198,6 @@ def _register_hooks(app: Flask) -> None:
     def http_error(error: HTTPException) -> Any:
         if is_api_request():
             return api.handle_http_exception(error)
-        return render_template("error.html", status=error.code, message=error.description), error.code
+        # Werkzeug's stock descriptions are English prose; the page's own heading says it in the user's language.
+        custom = error.description if error.description != type(error).description else None
+        return render_template("error.html", status=error.code, message=custom), error.code

@@ -76,6 +76,9 @@ class Config:
             k.strip() for k in env.get(PREFIX + "ENCRYPTION_KEYS", "").split(",") if k.strip()]
         self.SAFEHAVEN_RETENTION_YEARS = _int("RETENTION_YEARS", 5)
 
+        # The interface language when neither the user nor the browser names one of sq, sr, en.
+        self.SAFEHAVEN_DEFAULT_LANGUAGE = env.get(PREFIX + "DEFAULT_LANGUAGE") or "en"
+
         self.SAFEHAVEN_LOAD_DEMO = _bool("LOAD_DEMO", False)
         self.SAFEHAVEN_PASSWORD_MIN_LENGTH = _int("PASSWORD_MIN_LENGTH", 12)
         self.SAFEHAVEN_TOKEN_DAYS = _int("TOKEN_DAYS", 90)

@@ -36,7 +36,8 @@ CODES = {
 
 def error_response(status: int, code: str, message: str, fields: dict[str, Any] | None = None,
                    **extra: Any) -> Response:
-    body: dict[str, Any] = {"code": code, "message": message, "fields": fields or {}}
+    # Messages may be lazily translated strings; the API's locale is always English (i18n.select_locale).
+    body: dict[str, Any] = {"code": code, "message": str(message), "fields": fields or {}}
     body.update(extra)
     response = jsonify({"error": body})
     response.status_code = status

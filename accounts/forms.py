@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+import i18n
 from accounts.models import OrganisationKind, Role
 from errors import DomainError
 
@@ -46,7 +47,12 @@ ORGANISATION_KIND_LABELS = {
 
 
 class Form(FlaskForm):
-    """A form that can show a service's refusal beside the fields it names."""
+    """A form that can show a service's refusal beside the fields it names, in the page's language."""
+
+    class Meta:
+        def get_translations(self, form: Any) -> Any:
+            # WTForms' own messages ("This field is required.") come from our catalogues (see i18n.py).
+            return i18n.form_translations
 
     def refuse(self, error: DomainError) -> bool:
         """Attach `error.message` to each named field this form has; True when one was found."""

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from accounts import audit
 from accounts.models import ApiToken, Organisation, OrganisationKind, RecoveryCode, Role, User
 from errors import Conflict, Invalid, NotFound
+from i18n import language_code
 
 if TYPE_CHECKING:
     from shelters.models import Shelter
@@ -436,6 +437,13 @@ def set_role(session: Session, actor: User | None, now: datetime, user: User, ro
     _end_sessions(session, actor, now, user)
     audit.record(session, actor=actor, action="user.role", object_type="user", object_id=user.username, now=now,
                  detail={"from": old, "to": role})
+
+
+def set_language(session: Session, user: User, language: str) -> None:
+    """Keep the user's choice of interface language. Raises Invalid for a language not offered."""
+    if language_code(language) is None:
+        raise Invalid(f"unknown language {language!r}", fields={"language": "unknown"})
+    user.locale = language
 
 
 def _end_sessions(session: Session, actor: User | None, now: datetime, user: User) -> None:

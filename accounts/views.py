@@ -35,6 +35,7 @@ from accounts.permissions import can_manage_accounts, can_read_accounts, can_rea
 from database import utcnow
 from errors import DomainError
 from extensions import db, limiter
+from i18n import LANGUAGES, language_code
 from rest import is_api_request
 from shelters import services as shelter_services
 from shelters.models import Shelter
@@ -74,8 +75,14 @@ PENDING_SECONDS = 300
 
 
 def _fresh_session() -> None:
-    """Drop everything the session held, the CSRF token included (a new one is made on demand)."""
+    """Drop everything the session held, the CSRF token included (a new one is made on demand).
+
+    The language chosen on the sign-in page stays: it is a preference, not a credential.
+    """
+    language = session.get("language")
     session.clear()
+    if language:
+        session["language"] = language
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
 
@@ -259,6 +266,19 @@ def logout() -> Response:
     _fresh_session()
     flash("Signed out.", "info")
     return redirect(url_for("accounts.login"))
+
+
+@bp.post("/language")
+def set_language() -> Response:
+    """The language switch on every page: kept on the user, or in the session before signing in."""
+    language = request.form.get("language", "")
+    if language_code(language) is None:
+        abort(400, description=f"language: not one of {', '.join(LANGUAGES)}")
+    session["language"] = language
+    if current_user.is_authenticated:
+        services.set_language(db.session, current_user, language)
+        db.session.commit()
+    return redirect(_safe_next(request.form.get("next")) or url_for("shelters.home"))
 
 
 # --- organisations -----------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -53,18 +52,6 @@ def _navigation() -> dict[str, Any]:
 def _known_regions() -> list[str]:
     """The regions shelters are in, offered as suggestions where a region is typed."""
     return list(db.session.scalars(select(Shelter.region).distinct().order_by(Shelter.region)))
-
-
-@bp.app_template_filter("utc")
-def _utc(value: datetime | None, with_time: bool = True) -> str:
-    if value is None:
-        return "never"
-    return value.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
-
-
-@bp.app_template_filter("percent")
-def _percent(value: float | None) -> str:
-    return "no data" if value is None else f"{value:.0%}"
 
 
 @bp.app_template_filter("humanise")

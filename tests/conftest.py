@@ -14,11 +14,17 @@ from flask import Flask, g
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
+import i18n
 from accounts import services as account_services
 from app import create_app
 from config import TestConfig
 from extensions import db
 from tests.fixtures.factories import Factory
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The compiled catalogues follow the .po files, however the suite was started."""
+    i18n.compile_all()
+
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 _pg_schema_ready = False
@@ -67,11 +73,13 @@ def app(database_url: str, backend: str, tmp_path) -> Iterator[Flask]:  # noqa: 
         with app.app_context():
             db.create_all()
     # The test keeps one app context, and so one `g`, across its requests; a browser's requests each
-    # load their user afresh, which is what ends a session whose version went stale.
-    def forget_user() -> None:
+    # load their user afresh, which is what ends a session whose version went stale, and choose
+    # their language afresh.
+    def forget_request_state() -> None:
         g.pop("_login_user", None)
+        g.pop("_flask_babel", None)
 
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_user)
+    app.before_request_funcs.setdefault(None, []).insert(0, forget_request_state)
     ctx = app.app_context()
     ctx.push()
     yield app

@@ -35,6 +35,7 @@ ROUTES: dict[tuple[str, str], object] = {
     ("GET", "/login/two-factor/enrol"): PUBLIC,
     ("POST", "/login/two-factor/enrol"): PUBLIC,
     ("POST", "/logout"): PUBLIC,
+    ("POST", "/language"): PUBLIC,
     ("GET", "/account/reauth"): EVERYONE,
     ("POST", "/account/reauth"): EVERYONE,
     ("GET", "/admin/organisations"): {A, S},
