@@ -16,11 +16,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-# The interface's message catalogues, compiled from the committed .po files whenever one changes.
+# The interface's message catalogues, compiled from the committed .po files whenever one changes
+# (the same as `flask translations compile`, without starting the app).
 PO_FILES := $(wildcard translations/*/LC_MESSAGES/messages.po */translations/*/LC_MESSAGES/messages.po)
 translations: $(PO_FILES:.po=.mo)
-%.mo: %.po | $(VENV)/.installed
-	$(FLASK) translations compile
+$(PO_FILES:.po=.mo) &: $(PO_FILES) | $(VENV)/.installed
+	$(BIN)/python -c 'import i18n; i18n.compile_all()'
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[test]'
