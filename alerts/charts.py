@@ -18,11 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from flask_babel import format_percent, ngettext
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from database import epoch_day
+from i18n import format_day
 from shelters.figures import EPOCH, window
 from shelters.models import CapacityChange, Stay
 
@@ -76,7 +79,7 @@ class Series:
 
 def occupancy_series(session: Session, shelter_id: int, now: datetime, days: int = DAYS) -> Series:
     """Beds occupied and usable for each of the `days` nights before today (UTC)."""
-    first, _ = window(now, days)
+    first, _last = window(now, days)
     start_day = (first - EPOCH).days
     start_at = datetime.combine(first, time(), UTC)
     relevant = (Stay.shelter_id == shelter_id) & (Stay.discharged_at.is_(None) | (Stay.discharged_at >= start_at))
@@ -126,22 +129,45 @@ def _n(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def _beds(n: int) -> str:
-    return "1 bed" if n == 1 else f"{n} beds"
-
-
 def describe(series: Series, subject: str) -> str:
-    """The chart in words: what a reader who cannot see it needs."""
-    span = f"{len(series.nights)} nights from {series.first:%Y-%m-%d} to {series.last:%Y-%m-%d}"
-    usable = [n.usable for n in series.nights if n.usable is not None]
-    capacity = (f"usable capacity {min(usable)} beds" if usable and min(usable) == max(usable)
-                else f"usable capacity {min(usable)} to {max(usable)} beds" if usable else "not in service")
+    """The chart in words, in the current language: what a reader who cannot see it needs."""
+    values = {"shelter": subject, "first": format_day(series.first), "last": format_day(series.last),
+              "used": series.nights_used, "peak": series.peak, "bed_nights": series.bed_nights_occupied}
+    nights = len(series.nights)
     if series.nights_used == 0:
-        return f"{subject}: no bed occupied on any of the {span}; {capacity}."
-    share = series.utilisation
-    used = f", {share:.0%} of bed-nights" if share is not None else ""
-    return (f"{subject}: beds occupied on {series.nights_used} of the {span}, at most {_beds(series.peak)} "
-            f"({series.bed_nights_occupied} bed-nights{used}); {capacity}.")
+        what = ngettext("%(shelter)s: no bed occupied on any of the %(num)d night from %(first)s to %(last)s.",
+                        "%(shelter)s: no bed occupied on any of the %(num)d nights from %(first)s to %(last)s.",
+                        nights, **values)
+    elif series.utilisation is None:
+        what = ngettext("%(shelter)s: beds occupied on %(used)d of the %(num)d night from %(first)s to %(last)s, "
+                        "at most %(peak)d at once (%(bed_nights)d bed-nights).",
+                        "%(shelter)s: beds occupied on %(used)d of the %(num)d nights from %(first)s to %(last)s, "
+                        "at most %(peak)d at once (%(bed_nights)d bed-nights).", nights, **values)
+    else:
+        what = ngettext("%(shelter)s: beds occupied on %(used)d of the %(num)d night from %(first)s to %(last)s, "
+                        "at most %(peak)d at once (%(bed_nights)d bed-nights, %(share)s of those available).",
+                        "%(shelter)s: beds occupied on %(used)d of the %(num)d nights from %(first)s to %(last)s, "
+                        "at most %(peak)d at once (%(bed_nights)d bed-nights, %(share)s of those available).",
+                        nights, share=format_percent(series.utilisation), **values)
+    usable = [n.usable for n in series.nights if n.usable is not None]
+    if not usable:
+        capacity = _("Not in service.")
+    elif min(usable) == max(usable):
+        capacity = ngettext("Usable capacity: %(num)d bed.", "Usable capacity: %(num)d beds.", min(usable))
+    else:
+        capacity = ngettext("Usable capacity: %(low)d to %(num)d bed.", "Usable capacity: %(low)d to %(num)d beds.",
+                            max(usable), low=min(usable))
+    # Two sentences, each whole in every language.
+    return f"{what} {capacity}"
+
+
+def _night_title(night: Night) -> str:
+    if night.usable is None:
+        return ngettext("%(day)s: %(num)d bed occupied", "%(day)s: %(num)d beds occupied", night.occupied,
+                        day=format_day(night.day))
+    return ngettext("%(day)s: %(num)d bed occupied of %(usable)d usable",
+                    "%(day)s: %(num)d beds occupied of %(usable)d usable", night.occupied,
+                    day=format_day(night.day), usable=night.usable)
 
 
 def occupancy_svg(series: Series, subject: str, chart_id: str = "occupancy") -> Markup:
@@ -156,7 +182,8 @@ def occupancy_svg(series: Series, subject: str, chart_id: str = "occupancy") -> 
         return base - value / top * plot_h
 
     cid = escape(chart_id)
-    title = escape(f"Occupancy of {subject}, last {len(nights)} nights")
+    title = escape(ngettext("Occupancy of %(shelter)s, last %(num)d night",
+                            "Occupancy of %(shelter)s, last %(num)d nights", len(nights), shelter=subject))
     out = [
         (f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
          f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-labelledby="{cid}-title {cid}-desc" '
@@ -171,17 +198,17 @@ def occupancy_svg(series: Series, subject: str, chart_id: str = "occupancy") -> 
                    f'y2="{_n(y(tick))}" stroke="{GRID}" stroke-width="1"/>')
         out.append(f'<text class="chart-label" x="{LEFT - 6}" y="{_n(y(tick) + 4)}" text-anchor="end" '
                    f'fill="{INK}">{tick}</text>')
-    out.append(f'<text class="chart-label" x="4" y="{TOP - 20}" fill="{INK}">beds</text>')
+    unit = escape(_("beds"))
+    out.append(f'<text class="chart-label" x="4" y="{TOP - 20}" fill="{INK}">{unit}</text>')
 
     # Occupied beds: one bar per night, each with its figures as a tooltip.
     out.append(f'<g class="chart-occupied" fill="{OCCUPIED_COLOUR}">')
     for i, night in enumerate(nights):
         if night.occupied <= 0:
             continue
-        of = f" of {night.usable} usable" if night.usable is not None else ""
         out.append(f'<rect x="{_n(LEFT + i * step + 0.5)}" y="{_n(y(night.occupied))}" '
                    f'width="{_n(max(1.0, step - 1))}" height="{_n(base - y(night.occupied))}">'
-                   f'<title>{night.day:%Y-%m-%d}: {_beds(night.occupied)} occupied{of}</title></rect>')
+                   f'<title>{escape(_night_title(night))}</title></rect>')
     out.append("</g>")
 
     # Usable capacity: a dashed step line, broken where the shelter was not in service.
@@ -207,14 +234,17 @@ def occupancy_svg(series: Series, subject: str, chart_id: str = "occupancy") -> 
     for x, anchor, day in ((LEFT, "start", series.first), (LEFT + plot_w / 2, "middle", middle),
                            (WIDTH - RIGHT, "end", series.last)):
         out.append(f'<text class="chart-label" x="{_n(x)}" y="{base + 18}" text-anchor="{anchor}" '
-                   f'fill="{INK}">{day:%Y-%m-%d}</text>')
+                   f'fill="{INK}">{escape(format_day(day))}</text>')
 
-    # The legend, in words beside each mark.
+    # The legend, in words beside each mark; the second key starts after the first's words, whose length
+    # depends on the language (a generous 0.6em a character at 12px).
+    occupied_key, usable_key = _("Beds occupied (bars)"), _("Usable beds (dashed line)")
+    second = LEFT + 20 + max(150, round(len(occupied_key) * 7.2)) + 16
     out.append(f'<g class="chart-legend" fill="{INK}">'
                f'<rect x="{LEFT}" y="8" width="14" height="12" fill="{OCCUPIED_COLOUR}"/>'
-               f'<text x="{LEFT + 20}" y="18">Beds occupied (bars)</text>'
-               f'<line x1="{LEFT + 190}" x2="{LEFT + 220}" y1="14" y2="14" stroke="{USABLE_COLOUR}" '
+               f'<text x="{LEFT + 20}" y="18">{escape(occupied_key)}</text>'
+               f'<line x1="{second}" x2="{second + 30}" y1="14" y2="14" stroke="{USABLE_COLOUR}" '
                f'stroke-width="2.5" stroke-dasharray="7 4"/>'
-               f'<text x="{LEFT + 226}" y="18">Usable beds (dashed line)</text></g>')
+               f'<text x="{second + 36}" y="18">{escape(usable_key)}</text></g>')
     out.append("</svg>")
     return Markup("".join(out))

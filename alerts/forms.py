@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -17,16 +18,16 @@ def _strip(value: Any) -> Any:
 
 
 class CommentForm(Form):
-    note = TextAreaField("Action note", validators=[DataRequired(message="Write the action note."),
-                                                    Length(max=NOTE_MAX)],
-                         filters=[_strip], description="What was done, or will be done, about this alert.")
+    note = TextAreaField(_l("Action note"), validators=[DataRequired(message=_l("Write the action note.")),
+                                                        Length(max=NOTE_MAX)],
+                         filters=[_strip], description=_l("What was done, or will be done, about this alert."))
 
 
 class ResolveForm(Form):
-    note = TextAreaField("Action note", validators=[DataRequired(message="Resolving needs an action note."),
-                                                    Length(max=NOTE_MAX)],
+    note = TextAreaField(_l("Action note"), validators=[DataRequired(message=_l("Resolving needs an action note.")),
+                                                        Length(max=NOTE_MAX)],
                          filters=[_strip],
-                         description="Required: the action plan, or what was done, that closes this alert.")
+                         description=_l("Required: the action plan, or what was done, that closes this alert."))
 
 
 class AcknowledgeForm(Form):

@@ -8,58 +8,66 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal, format_percent
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+import i18n
 from accounts.models import Role, User
 from accounts.permissions import roles_required
-from alerts import charts, permissions, services
+from alerts import charts, permissions, services, texts
 from alerts.forms import AcknowledgeForm, CommentForm, ResolveForm
 from alerts.models import Alert, AlertStatus
 from alerts.schemas import STATUSES
 from database import utcnow
-from errors import DomainError, NotAllowed
+from errors import AlreadyDone, DomainError, Invalid, NotAllowed
 from extensions import db
 
 bp = Blueprint("alerts", __name__)
 
 REVIEWERS = (Role.SECRETARIAT, Role.SHELTER_MANAGER)
 
-STATUS_LABELS = {"open": "Open", "acknowledged": "Acknowledged", "resolved": "Resolved", "all": "All"}
-SEVERITY_LABELS = {"critical": "Critical", "warning": "Warning", "info": "Info"}
+# The queue's filters: the statuses, and every alert whatever its status.
+FILTER_LABELS = {**texts.STATUS_LABELS, "all": _l("All")}
+EMPTY_QUEUE = {"open": _l("No open alerts."), "acknowledged": _l("No acknowledged alerts."),
+               "resolved": _l("No resolved alerts."), "all": _l("No alerts.")}
 
 # What each figure of alerts/rules.py means, in words.
 FIGURE_LABELS = {
-    "days_unused": "Days without a resident",
-    "never_used": "Never used",
-    "last_resident_at": "Last resident left",
-    "unused_days": "Alert after (days unused)",
-    "usable": "Usable beds",
-    "utilisation": "Bed-nights used",
-    "bed_nights_occupied": "Bed-nights occupied",
-    "bed_nights_available": "Bed-nights available",
-    "days": "Over (days)",
-    "floor": "Alert below",
-    "occupied": "Beds occupied",
-    "reserved": "Beds held for placements",
-    "overflow": "Beds beyond usable capacity",
-    "ratio": "Beds taken or held",
-    "threshold": "Alert at",
-    "hours_since": "Hours since the last headcount",
-    "last_headcount_at": "Last headcount",
-    "threshold_hours": "Alert after (hours)",
-    "last_12_months": "Identified, last 12 months",
-    "previous_12_months": "Identified, the 12 months before",
-    "drop": "Drop",
-    "request": "Placement request",
-    "shelter": "Shelter",
-    "requested_at": "Requested",
-    "hours": "Hours without an answer",
-    "job": "Job",
-    "error": "Error",
-    "failures": "Failed runs",
+    "days_unused": _l("Days without a resident"),
+    "never_used": _l("Never used"),
+    "last_resident_at": _l("Last resident left"),
+    "unused_days": _l("Alert after (days unused)"),
+    "usable": _l("Usable beds"),
+    "utilisation": _l("Bed-nights used"),
+    "bed_nights_occupied": _l("Bed-nights occupied"),
+    "bed_nights_available": _l("Bed-nights available"),
+    "days": _l("Over (days)"),
+    "floor": _l("Alert below"),
+    "occupied": _l("Beds occupied"),
+    "reserved": _l("Beds held for placements"),
+    "overflow": _l("Beds beyond usable capacity"),
+    "ratio": _l("Beds taken or held"),
+    "threshold": _l("Alert at"),
+    "hours_since": _l("Hours since the last headcount"),
+    "last_headcount_at": _l("Last headcount"),
+    "threshold_hours": _l("Alert after (hours)"),
+    "last_12_months": _l("Identified, last 12 months"),
+    "previous_12_months": _l("Identified, the 12 months before"),
+    "drop": _l("Drop"),
+    "request": _l("Placement request"),
+    "shelter": _l("Shelter"),
+    "requested_at": _l("Requested"),
+    "hours": _l("Hours without an answer"),
+    "job": _l("Job"),
+    "error": _l("Error"),
+    "failures": _l("Failed runs"),
+    "reads_last_hour": _l("Reads in the last hour"),
 }
 PERCENT_FIGURES = {"utilisation", "floor", "ratio", "threshold", "drop"}
+IDENTIFIERS = {"request"}  # numbers that name something: never grouped ("1,204")
 
 
 def _user() -> User:
@@ -67,18 +75,18 @@ def _user() -> User:
 
 
 def _format_figure(key: str, value: Any) -> tuple[str, bool]:
-    """A figure as text, and whether it is a number (right-aligned)."""
+    """A figure as text in the page's language, and whether it is a number (right-aligned)."""
     if value is None:
-        return ("never" if key.endswith("_at") else "none"), False
+        return (_("never") if key.endswith("_at") else _("none")), False
     if isinstance(value, bool):
-        return ("yes" if value else "no"), False
+        return (_("yes") if value else _("no")), False
     if isinstance(value, float) and key in PERCENT_FIGURES:
-        return f"{value:.0%}", True
-    if isinstance(value, int | float):
-        return f"{value:g}" if isinstance(value, float) else str(value), True
+        return format_percent(value), True
+    if isinstance(value, int | float) and key not in IDENTIFIERS:
+        return format_decimal(value), True
     if isinstance(value, str) and key.endswith("_at"):
         try:
-            return f"{datetime.fromisoformat(value):%Y-%m-%d %H:%M} UTC", False
+            return i18n.format_when(datetime.fromisoformat(value)), False
         except ValueError:
             pass
     return str(value), False
@@ -89,28 +97,36 @@ def figure_rows(alert: Alert) -> list[tuple[str, str, bool]]:
     rows = []
     for key, value in (alert.figures or {}).items():
         text, numeric = _format_figure(key, value)
-        rows.append((FIGURE_LABELS.get(key, key.replace("_", " ").capitalize()), text, numeric))
+        label = FIGURE_LABELS.get(key)
+        rows.append((str(label) if label is not None else key.replace("_", " ").capitalize(), text, numeric))
     return rows
 
 
-def subject_label(alert: Alert) -> str:
-    if alert.subject_type == "country":
-        return "Country" if alert.subject == "national" else f"Region {alert.subject}"
-    if alert.subject_type == "request":
-        return f"Placement request {alert.subject}"
-    if alert.subject_type == "system":
-        return f"Job {alert.subject}"
-    if alert.subject_type == "user":
-        return f"User {alert.subject}"
-    return alert.subject
+ALREADY = {
+    AlertStatus.ACKNOWLEDGED: _l("The alert is already acknowledged."),
+    AlertStatus.RESOLVED: _l("The alert is already resolved."),
+}
 
 
-def age(since: datetime, now: datetime) -> str:
-    span = now - since
-    if span.days >= 1:
-        return "1 day" if span.days == 1 else f"{span.days} days"
-    hours = int(span.total_seconds() // 3600)
-    return "under an hour" if hours < 1 else ("1 hour" if hours == 1 else f"{hours} hours")
+def _in_words(error: DomainError) -> DomainError:
+    """A service's refusal in the page's language (alerts.services words it in English, for the API)."""
+    message: str | None = None
+    if isinstance(error, AlreadyDone) and error.fields.get("status") in ALREADY:
+        message = str(ALREADY[error.fields["status"]])
+    elif isinstance(error, Invalid) and error.fields.get("note") == "required":
+        message = _("A note is required.")
+    elif isinstance(error, Invalid) and "note" in error.fields:
+        message = _("The note must be at most %(max)s characters.", max=format_decimal(services.NOTE_MAX))
+    if message is None:
+        return error
+    return type(error)(message, code=error.code, fields=error.fields, details=error.details)
+
+
+@bp.context_processor
+def _wording() -> dict[str, Any]:
+    """How the alert pages word an alert, in the page's language (alerts.texts)."""
+    return {"describe": texts.describe, "kind_label": texts.kind_label, "severity_label": texts.severity_label,
+            "status_label": texts.status_label, "subject": texts.subject_label, "age": texts.age}
 
 
 # --- the queue ---------------------------------------------------------------------------------------------
@@ -122,12 +138,13 @@ def index() -> Any:
     user = _user()
     status = request.args.get("status", "open")
     if status not in STATUSES:
-        abort(400, description=f"Unknown status: choose one of {', '.join(STATUSES)}.")
+        abort(400, description=_("Unknown status: choose one of %(statuses)s.",
+                                 statuses=", ".join(STATUSES)))
     scope = None if permissions.sees_all_alerts(user) else services.managed_shelter_ids(db.session, user)
     alerts = services.list_alerts(db.session, status, scope)
-    return render_template("alerts/index.html", alerts=alerts, status=status, statuses=STATUS_LABELS,
-                           severities=SEVERITY_LABELS, now=utcnow(), age=age,
-                           subject=subject_label, sees_all=permissions.sees_all_alerts(user))
+    return render_template("alerts/index.html", alerts=alerts, status=status, filters=FILTER_LABELS,
+                           empty_queue=EMPTY_QUEUE,
+                           now=utcnow(), sees_all=permissions.sees_all_alerts(user))
 
 
 # --- one alert ---------------------------------------------------------------------------------------------
@@ -150,10 +167,7 @@ def _detail(alert: Alert, *, status: int = 200, comment_form: CommentForm | None
         chart=chart,
         chart_text=description,
         chart_days=charts.DAYS,
-        severities=SEVERITY_LABELS,
         now=now,
-        age=age,
-        subject=subject_label,
         comment_form=(comment_form or CommentForm(formdata=None)) if can_comment else None,
         acknowledge_form=(AcknowledgeForm(formdata=None)
                           if can_review and alert.status == AlertStatus.OPEN else None),
@@ -170,6 +184,7 @@ def _to_alert(alert_id: int) -> Response:
 def _refused(alert_id: int, error: DomainError, **forms: Any) -> tuple[str, int]:
     """A service said no: undo, say why (beside the note, when the form has it), show the alert."""
     db.session.rollback()
+    error = _in_words(error)
     for form in forms.values():
         form.refuse(error)
     flash(error.message, "error")
@@ -180,7 +195,7 @@ def _reviewable(alert_id: int) -> Alert:
     user = _user()
     alert = permissions.load_alert(db.session, user, alert_id)
     if not permissions.can_review_alert(user, alert):
-        raise NotAllowed("Only the secretariat acknowledges and resolves alerts.")
+        raise NotAllowed(_("Only the secretariat acknowledges and resolves alerts."))
     return alert
 
 
@@ -196,13 +211,13 @@ def acknowledge(alert_id: int) -> Any:
     alert = _reviewable(alert_id)
     form = AcknowledgeForm()
     if not form.validate():
-        abort(400, description="The form expired: reload the page and try again.")
+        abort(400, description=_("The form expired: reload the page and try again."))
     try:
         services.acknowledge(db.session, _user(), utcnow(), alert)
         db.session.commit()
     except DomainError as error:
         return _refused(alert_id, error)
-    flash("Alert acknowledged: write what is being done as an action note, then resolve it.", "success")
+    flash(_("Alert acknowledged: write what is being done as an action note, then resolve it."), "success")
     return _to_alert(alert_id)
 
 
@@ -212,14 +227,14 @@ def resolve(alert_id: int) -> Any:
     alert = _reviewable(alert_id)
     form = ResolveForm()
     if not form.validate():
-        flash("The alert was not resolved: resolving needs an action note.", "error")
+        flash(_("The alert was not resolved: resolving needs an action note."), "error")
         return _detail(alert, status=422, resolve_form=form)
     try:
         services.resolve(db.session, _user(), utcnow(), alert, form.note.data)
         db.session.commit()
     except DomainError as error:
         return _refused(alert_id, error, resolve_form=form)
-    flash("Alert resolved with its action note.", "success")
+    flash(_("Alert resolved with its action note."), "success")
     return _to_alert(alert_id)
 
 
@@ -229,15 +244,15 @@ def comment(alert_id: int) -> Any:
     user = _user()
     alert = permissions.load_alert(db.session, user, alert_id)
     if not permissions.can_comment_alert(user, alert):
-        raise NotAllowed("You may not add notes to this alert.")
+        raise NotAllowed(_("You may not add notes to this alert."))
     form = CommentForm()
     if not form.validate():
-        flash("The note was not saved: check the highlighted field.", "error")
+        flash(_("The note was not saved: check the highlighted field."), "error")
         return _detail(alert, status=422, comment_form=form)
     try:
         services.comment(db.session, user, utcnow(), alert, form.note.data)
         db.session.commit()
     except DomainError as error:
         return _refused(alert_id, error, comment_form=form)
-    flash("Action note added.", "success")
+    flash(_("Action note added."), "success")
     return _to_alert(alert_id)

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
+from babel.dates import format_skeleton
 from sqlalchemy import select
 
 from accounts.models import User
@@ -83,17 +84,56 @@ def test_the_digest_lists_the_open_alerts_to_the_secretariat(smtp, cable, now):
     assert envelope.mail_from == "safehaven@ministry.example"
     assert envelope.rcpt_tos == TO
     (message,) = inbox.messages()
-    assert message["Subject"] == f"Safe Haven: {listed} open alerts ({now:%Y-%m-%d})"
+    assert message["Subject"] == f"Safe Haven: {listed} open alerts ({now:%b} {now.day}, {now.year})"
     assert message["To"] == ", ".join(TO) and message["From"] == "safehaven@ministry.example"
     assert message.get_content_type() == "text/plain"
     text = inbox.text()
-    assert "[WARNING] unused_facility · shelter HAH\n  HAH unused for 143 days\n  open since " in text
-    assert "[WARNING] unused_facility · shelter ISF\n  ISF never used\n" in text
+    assert "[WARNING] Unused shelter · Shelter HAH\n  HAH unused for 143 days\n  open since " in text
+    assert "[WARNING] Unused shelter · Shelter ISF\n  ISF never used\n" in text
     assert "Identifications down 25% year over year (24 vs 32)" in text
     # Alerts only: no case code, no address, no victim detail.
     codes = set(db.session.scalars(select(Case.code)))
     assert codes and not any(code in text for code in codes)
     assert "illustrative" not in text and "Rruga" not in text
+
+
+def test_each_recipient_reads_the_digest_in_their_language(smtp, cable, now):
+    inbox, port = smtp
+    secretariat = db.session.scalar(select(User).where(User.username == "secretariat"))
+    secretariat.locale = "sr"
+    db.session.commit()
+    to = ["secretariat <ats@secretariat.example>", "duty@secretariat.example"]
+    listed = mail.send_digest(db.session, now, settings(port, SAFEHAVEN_SMTP_TO=to))
+
+    assert sorted(e.rcpt_tos for e in inbox.envelopes) == [["ats@secretariat.example"], ["duty@secretariat.example"]]
+    by_recipient = {e.rcpt_tos[0]: i for i, e in enumerate(inbox.envelopes)}
+    serbian, english = by_recipient["ats@secretariat.example"], by_recipient["duty@secretariat.example"]
+
+    message = inbox.messages()[serbian]
+    assert message["Content-Language"] == "sr" and message["To"] == "secretariat <ats@secretariat.example>"
+    assert message["Subject"] == (f"Safe Haven: {listed} otvorenih upozorenja "
+                                  f"({format_skeleton('yMMMd', now, locale='sr_Latn')})")
+    text = inbox.text(serbian)
+    assert "[PAŽNJA] Nekorišćeno sklonište · Sklonište HAH\n  Sklonište HAH nije korišćeno 143 dana\n" in text
+    assert "Sklonište ISF nikada nije korišćeno" in text
+    assert "Broj identifikacija je pao za 25% u odnosu na prethodnu godinu (24 naspram 32)" in text
+    assert "Ovaj pregled navodi samo upozorenja: ne sadrži podatke o žrtvama." in text
+    assert "HAH unused for 143 days" not in text and "open since" not in text
+
+    assert inbox.messages()[english]["Subject"] == f"Safe Haven: {listed} open alerts ({now:%b} {now.day}, {now.year})"
+    text = inbox.text(english)
+    assert "HAH unused for 143 days" in text and "Identifications down 25% year over year (24 vs 32)" in text
+    assert "Sklonište" not in text
+
+
+def test_recipients_without_a_language_get_the_default_one(smtp, cable, now):
+    inbox, port = smtp
+    to = ["nobody-by-that-name <a@secretariat.example>", "b@secretariat.example"]
+    mail.send_digest(db.session, now, settings(port, SAFEHAVEN_SMTP_TO=to, SAFEHAVEN_DEFAULT_LANGUAGE="sq"))
+    (envelope,) = inbox.envelopes
+    assert envelope.rcpt_tos == ["a@secretariat.example", "b@secretariat.example"]
+    assert inbox.messages()[0]["Content-Language"] == "sq"
+    assert "Strehimorja HAH e papërdorur prej 143 ditësh" in inbox.text()
 
 
 def test_acknowledged_and_resolved_alerts_are_left_out(smtp, cable, now):

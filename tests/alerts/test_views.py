@@ -132,6 +132,31 @@ def test_an_alert_about_the_country_has_no_shelter_chart(client, pages, cable):
     assert re.search(r'<th scope="row">Drop</th><td class="num">25%</td>', html)
 
 
+def test_a_secretariat_reading_albanian_sees_the_alerts_in_albanian(client, pages, cable):
+    secretariat = db.session.scalar(select(User).where(User.username == "secretariat"))
+    secretariat.locale = "sq"
+    db.session.commit()
+    sign_in(pages, "secretariat")
+
+    html = body(client.get("/alerts"))
+    assert '<html lang="sq">' in html
+    shown = queue(html)
+    assert {"Strehimorja HAH e papërdorur prej 143 ditësh", "Strehimorja ISF nuk është përdorur kurrë",
+            "Identifikimet ranë për 25% krahasuar me vitin e kaluar (24 kundrejt 32)"} <= set(shown)
+    assert HAH_MESSAGE not in html and ISF_MESSAGE not in html and DROP_MESSAGE not in html
+    assert "Paralajmërim" in html and "Strehimore e papërdorur" in html and "Hapur" in html
+    assert "unused_facility" not in html and "Warning" not in html
+
+    drop = body(client.get(f"/alerts/{cable[('identification_drop', 'national')].id}"))
+    assert "<h1>Identifikimet ranë për 25% krahasuar me vitin e kaluar (24 kundrejt 32)</h1>" in drop
+    assert re.search(r'Të identifikuar, 12 muajt e fundit</th><td class="num">24</td>', drop)
+    assert re.search(r'<th scope="row">Rënia</th><td class="num">25%</td>', drop)
+    hah = body(client.get(f"/alerts/{cable[('unused_facility', 'HAH')].id}"))
+    assert re.search(r'<th scope="row">Ditë pa asnjë banor</th><td class="num">143</td>', hah)
+    assert "HAH: asnjë shtrat i zënë në asnjë nga 90 netët" in hah  # the chart in words, too
+    assert "Shtretër të zënë (shtylla)" in hah  # and its legend
+
+
 def test_secretariat_acknowledges_then_resolves_with_an_action_note(client, pages, cable):
     alert = cable[("unused_facility", "HAH")]
     path = f"/alerts/{alert.id}"
@@ -142,7 +167,7 @@ def test_secretariat_acknowledges_then_resolves_with_an_action_note(client, page
     assert reload(alert).status == "acknowledged"
     html = body(client.get(path))
     assert "Alert acknowledged" in html and f'action="{path}/acknowledge"' not in html
-    assert re.search(r"<dt>Acknowledged</dt><dd>\d{4}-\d\d-\d\d \d\d:\d\d UTC by secretariat</dd>", html)
+    assert re.search(r"<dt>Acknowledged</dt><dd>[A-Z][a-z]{2} \d{1,2}, \d{4}, \d\d:\d\d UTC by secretariat</dd>", html)
     again = pages.post(f"{path}/acknowledge", from_page=path)
     assert again.status_code == 409 and "already acknowledged" in body(again)
 
