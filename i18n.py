@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from babel.dates import format_skeleton
@@ -27,8 +28,19 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from flask import Flask, current_app, has_request_context, request, session
 from flask.cli import AppGroup
-from flask_babel import Babel, format_decimal, format_percent, get_locale, get_translations, gettext
+from flask_babel import (
+    Babel,
+    format_decimal,
+    format_percent,
+    get_locale,
+    get_translations,
+    gettext,
+    ngettext,
+    pgettext,
+)
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
+from markupsafe import escape
 
 ROOT = Path(__file__).resolve().parent
 
@@ -54,6 +66,30 @@ METHODS = [("**.py", "python"), ("**.html", "jinja2.ext:babel_extract")]
 JINJA_OPTIONS = {"trimmed": "true"}
 
 babel = Babel()
+
+
+class LazyText(LazyString):
+    """A translation made when it is shown, escaped like any other text when a page shows it.
+
+    flask-babel's own lazy strings hand Jinja their text as safe HTML, values included; a refusal
+    carries what someone typed (a case code, a shelter code), so ours are escaped. Mark lazy strings
+    with this module's `lazy_gettext` (imported as `_l`), never flask-babel's.
+    """
+
+    def __html__(self) -> str:
+        return str(escape(str(self)))
+
+
+def lazy_gettext(string: str, **variables: Any) -> LazyText:
+    return LazyText(gettext, string, **variables)
+
+
+def lazy_pgettext(context: str, string: str, **variables: Any) -> LazyText:
+    return LazyText(pgettext, context, string, **variables)
+
+
+def lazy_ngettext(singular: str, plural: str, num: int, **variables: Any) -> LazyText:
+    return LazyText(ngettext, singular, plural, num, **variables)
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark, translate later"

@@ -6,15 +6,25 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 import i18n
 from accounts.models import OrganisationKind, Role
 from errors import DomainError
+from i18n import lazy_gettext as _l
 
 try:
-    from wtforms import SelectChoice as _SelectChoice  # WTForms 3.3 deprecates (value, label) tuples
+    from wtforms import (
+        SelectChoice as _SelectChoice,  # WTForms 3.3 deprecates (value, label) tuples
+    )
 except ImportError:  # pragma: no cover - older WTForms take the tuples
     _SelectChoice = None
 
@@ -29,20 +39,20 @@ def choices(pairs: Iterable[tuple[str, str]]) -> list[Any]:
 
 
 ROLE_LABELS = {
-    Role.ADMIN: "Administrator",
-    Role.SECRETARIAT: "Secretariat",
-    Role.SHELTER_MANAGER: "Shelter manager",
-    Role.POLICE: "Police",
-    Role.PARTNER: "International partner",
+    Role.ADMIN: _l("Administrator"),
+    Role.SECRETARIAT: _l("Secretariat"),
+    Role.SHELTER_MANAGER: _l("Shelter manager"),
+    Role.POLICE: _l("Police"),
+    Role.PARTNER: _l("International partner"),
 }
 
 ORGANISATION_KIND_LABELS = {
-    OrganisationKind.POLICE: "Police directorate",
-    OrganisationKind.SHELTER_OPERATOR: "Shelter operator",
-    OrganisationKind.MINISTRY: "Ministry",
-    OrganisationKind.SECRETARIAT: "Secretariat",
-    OrganisationKind.NGO: "NGO",
-    OrganisationKind.INTERNATIONAL: "International partner",
+    OrganisationKind.POLICE: _l("Police directorate"),
+    OrganisationKind.SHELTER_OPERATOR: _l("Shelter operator"),
+    OrganisationKind.MINISTRY: _l("Ministry"),
+    OrganisationKind.SECRETARIAT: _l("Secretariat"),
+    OrganisationKind.NGO: _l("NGO"),
+    OrganisationKind.INTERNATIONAL: _l("International partner"),
 }
 
 
@@ -66,67 +76,67 @@ class Form(FlaskForm):
 
 
 class LoginForm(Form):
-    username = StringField("Username", validators=[DataRequired(), Length(max=64)],
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)],
                            render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"})
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)],
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)],
                              render_kw={"autocomplete": "current-password"})
 
 
 class OrganisationForm(Form):
-    code = StringField("Code", validators=[InputRequired(), Length(min=2, max=16)],
-                       description="2-16 capitals, digits or dashes, e.g. KP-DHT",
+    code = StringField(_l("Code"), validators=[InputRequired(), Length(min=2, max=16)],
+                       description=_l("2-16 capitals, digits or dashes, e.g. KP-DHT"),
                        filters=[lambda v: v.strip().upper() if isinstance(v, str) else v])
-    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
-    kind = SelectField("Kind", choices=choices(ORGANISATION_KIND_LABELS.items()),
+    name = StringField(_l("Name"), validators=[InputRequired(), Length(max=200)])
+    kind = SelectField(_l("Kind"), choices=choices(ORGANISATION_KIND_LABELS.items()),
                        validators=[InputRequired()])
-    mou_in_force = BooleanField("A data-sharing memorandum is in force")
-    mou_since = DateField("Memorandum in force since", validators=[Optional()])
+    mou_in_force = BooleanField(_l("A data-sharing memorandum is in force"))
+    mou_since = DateField(_l("Memorandum in force since"), validators=[Optional()])
 
 
 class UserForm(Form):
-    username = StringField("Username", validators=[InputRequired(), Length(min=2, max=64)],
-                           description="lower-case letters, digits, dots, dashes or underscores",
+    username = StringField(_l("Username"), validators=[InputRequired(), Length(min=2, max=64)],
+                           description=_l("lower-case letters, digits, dots, dashes or underscores"),
                            filters=[lambda v: v.strip() if isinstance(v, str) else v],
                            render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"})
-    password = PasswordField("Initial password", validators=[InputRequired(), Length(max=256)],
+    password = PasswordField(_l("Initial password"), validators=[InputRequired(), Length(max=256)],
                              render_kw={"autocomplete": "new-password"})
-    role = SelectField("Role", choices=choices(ROLE_LABELS.items()),
+    role = SelectField(_l("Role"), choices=choices(ROLE_LABELS.items()),
                        validators=[InputRequired()])
-    organisation = SelectField("Organisation", choices=choices([("", "(none)")]), default="")
-    shelters = SelectMultipleField("Shelters run (shelter managers only)", choices=[])
+    organisation = SelectField(_l("Organisation"), choices=choices([("", _l("(none)"))]), default="")
+    shelters = SelectMultipleField(_l("Shelters run (shelter managers only)"), choices=[])
 
     def set_choices(self, organisations: list[tuple[str, str]], shelters: list[tuple[str, str]]) -> None:
         """Fill the organisation and shelter options from (code, label) pairs."""
-        self.organisation.choices = choices([("", "(none)"), *organisations])
+        self.organisation.choices = choices([("", _l("(none)")), *organisations])
         self.shelters.choices = choices(shelters)
 
 
 class SecondFactorForm(Form):
-    code = StringField("Code from the authenticator app, or a recovery code",
+    code = StringField(_l("Code from the authenticator app, or a recovery code"),
                        validators=[DataRequired(), Length(max=32)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autocapitalize": "none",
                                   "spellcheck": "false"})
 
 
 class EnrolTotpForm(Form):
-    code = StringField("The 6-digit code the app shows now", validators=[DataRequired(), Length(max=16)],
+    code = StringField(_l("The 6-digit code the app shows now"), validators=[DataRequired(), Length(max=16)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
 
 
 class ReauthForm(Form):
-    password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)],
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=256)],
                              render_kw={"autocomplete": "current-password"})
 
 
 class RoleForm(Form):
-    role = SelectField("Role", choices=choices(ROLE_LABELS.items()), validators=[InputRequired()])
+    role = SelectField(_l("Role"), choices=choices(ROLE_LABELS.items()), validators=[InputRequired()])
 
 
 class AuditFilterForm(Form):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
-    case = StringField("Case code", validators=[Optional(), Length(max=64)],
+    case = StringField(_l("Case code"), validators=[Optional(), Length(max=64)],
                        filters=[lambda v: v.strip().upper() if isinstance(v, str) else v])
-    actor = StringField("User", validators=[Optional(), Length(max=64)],
+    actor = StringField(_l("User"), validators=[Optional(), Length(max=64)],
                         filters=[lambda v: v.strip() if isinstance(v, str) else v])

@@ -21,9 +21,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts import audit
-from accounts.models import ApiToken, Organisation, OrganisationKind, RecoveryCode, Role, User
+from accounts.models import (
+    ApiToken,
+    Organisation,
+    OrganisationKind,
+    RecoveryCode,
+    Role,
+    User,
+)
 from errors import Conflict, Invalid, NotFound
 from i18n import language_code
+from i18n import lazy_gettext as _l
 
 if TYPE_CHECKING:
     from shelters.models import Shelter
@@ -55,14 +63,14 @@ def check_password_rules(password: str, min_length: int) -> None:
     """Raise Invalid when the password is too short, too long or on the common-password list."""
     if len(password) < min_length:
         raise Invalid(
-            f"password must be at least {min_length} characters",
+            _l("password must be at least %(count)s characters", count=min_length),
             code="weak_password",
             fields={"password": f"at least {min_length} characters"},
         )
     if len(password) > 256:
-        raise Invalid("password is too long", code="weak_password", fields={"password": "at most 256 characters"})
+        raise Invalid(_l("password is too long"), code="weak_password", fields={"password": "at most 256 characters"})
     if password.lower() in common_passwords():
-        raise Invalid("password is on the list of common passwords; choose another",
+        raise Invalid(_l("password is on the list of common passwords; choose another"),
                       code="weak_password", fields={"password": "too common"})
 
 
@@ -79,11 +87,11 @@ def create_organisation(
 ) -> Organisation:
     """Create an organisation. Raises Invalid for a bad code or kind, Conflict when the code is taken."""
     if not ORG_CODE_PATTERN.match(code):
-        raise Invalid("organisation code must be 2-16 capitals, digits or dashes", fields={"code": "invalid"})
+        raise Invalid(_l("organisation code must be 2-16 capitals, digits or dashes"), fields={"code": "invalid"})
     if kind not in set(OrganisationKind):
-        raise Invalid(f"unknown organisation kind {kind!r}", fields={"kind": "unknown"})
+        raise Invalid(_l("unknown organisation kind %(kind)s", kind=repr(kind)), fields={"kind": "unknown"})
     if session.scalar(select(Organisation.id).where(Organisation.code == code)):
-        raise Conflict(f"organisation {code} exists already", code="duplicate", fields={"code": "taken"})
+        raise Conflict(_l("organisation %(code)s exists already", code=code), code="duplicate", fields={"code": "taken"})
     org = Organisation(code=code, name=name, kind=kind, mou_in_force=mou_in_force, mou_since=mou_since)
     session.add(org)
     session.flush()
@@ -95,7 +103,7 @@ def create_organisation(
 def get_organisation(session: Session, code: str) -> Organisation:
     org = session.scalar(select(Organisation).where(Organisation.code == code))
     if org is None:
-        raise NotFound(f"no organisation {code}", fields={"org": "unknown"})
+        raise NotFound(_l("no organisation %(code)s", code=code), fields={"org": "unknown"})
     return org
 
 
@@ -117,17 +125,17 @@ def create_user(
     """
     if not USERNAME_PATTERN.match(username):
         raise Invalid(
-            "username must be 2-64 lower-case letters, digits, dots, dashes or underscores",
+            _l("username must be 2-64 lower-case letters, digits, dots, dashes or underscores"),
             fields={"username": "invalid"},
         )
     if role not in set(Role):
-        raise Invalid(f"unknown role {role!r}", fields={"role": "unknown"})
+        raise Invalid(_l("unknown role %(role)s", role=repr(role)), fields={"role": "unknown"})
     check_password_rules(password, password_min_length)
     if session.scalar(select(User.id).where(User.username == username)):
-        raise Conflict(f"user {username} exists already", code="duplicate", fields={"username": "taken"})
+        raise Conflict(_l("user %(username)s exists already", username=username), code="duplicate", fields={"username": "taken"})
     organisation = get_organisation(session, organisation_code) if organisation_code else None
     if shelters and role != Role.SHELTER_MANAGER:
-        raise Invalid("only shelter managers run shelters", fields={"shelters": "only for shelter_manager"})
+        raise Invalid(_l("only shelter managers run shelters"), fields={"shelters": "only for shelter_manager"})
     user = User(
         username=username,
         role=role,
@@ -145,7 +153,7 @@ def create_user(
 def get_user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"no user {username}", fields={"username": "unknown"})
+        raise NotFound(_l("no user %(username)s", username=username), fields={"username": "unknown"})
     return user
 
 
@@ -242,7 +250,7 @@ def begin_totp_enrolment(session: Session, user: User) -> str:
     A user whose second factor is in force keeps it: enrolling again needs an admin reset first.
     """
     if user.has_totp:
-        raise Conflict("two-factor sign-in is set up already", code="totp_enrolled")
+        raise Conflict(_l("two-factor sign-in is set up already"), code="totp_enrolled")
     if user.totp_secret is None:
         user.totp_secret = pyotp.random_base32()
         session.flush()
@@ -251,7 +259,7 @@ def begin_totp_enrolment(session: Session, user: User) -> str:
 
 def provisioning_uri(user: User) -> str:
     if user.totp_secret is None:
-        raise Invalid("no TOTP secret to show")
+        raise Invalid(_l("no TOTP secret to show"))
     return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.username, issuer_name=TOTP_ISSUER)
 
 
@@ -277,7 +285,7 @@ def confirm_totp_enrolment(session: Session, user: User, code: str, now: datetim
     None when the code does not match (audited as a failed enrolment).
     """
     if user.totp_secret is None or user.has_totp:
-        raise Conflict("no two-factor enrolment in progress", code="totp_not_pending")
+        raise Conflict(_l("no two-factor enrolment in progress"), code="totp_not_pending")
     code = _normalise_code(code)
     step = _matching_step(user.totp_secret, code, now, None) if code.isdigit() and len(code) == 6 else None
     if step is None:
@@ -370,7 +378,7 @@ def _token_digest(raw: str) -> str:
 def issue_token(session: Session, actor: User | None, now: datetime, user: User, days: int) -> str:
     """Create an API token for `user`, valid for `days`; returns the token, which is never stored."""
     if not 1 <= days <= 366:
-        raise Invalid("a token lives 1 to 366 days", fields={"days": "1..366"})
+        raise Invalid(_l("a token lives 1 to 366 days"), fields={"days": "1..366"})
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiToken(user=user, token_hash=_token_digest(raw), prefix=raw[:12], created_at=now,
                          expires_at=now + timedelta(days=days)))
@@ -427,7 +435,7 @@ def set_role(session: Session, actor: User | None, now: datetime, user: User, ro
     Raises Invalid for an unknown role.
     """
     if role not in set(Role):
-        raise Invalid(f"unknown role {role!r}", fields={"role": "unknown"})
+        raise Invalid(_l("unknown role %(role)s", role=repr(role)), fields={"role": "unknown"})
     if user.role == role:
         return
     old = user.role
@@ -442,7 +450,7 @@ def set_role(session: Session, actor: User | None, now: datetime, user: User, ro
 def set_language(session: Session, user: User, language: str) -> None:
     """Keep the user's choice of interface language. Raises Invalid for a language not offered."""
     if language_code(language) is None:
-        raise Invalid(f"unknown language {language!r}", fields={"language": "unknown"})
+        raise Invalid(_l("unknown language %(language)s", language=repr(language)), fields={"language": "unknown"})
     user.locale = language
 
 

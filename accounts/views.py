@@ -10,9 +10,21 @@ from urllib.parse import urlsplit
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
@@ -31,18 +43,24 @@ from accounts.forms import (
     UserForm,
 )
 from accounts.models import AuditEvent, Organisation, Role, User
-from accounts.permissions import can_manage_accounts, can_read_accounts, can_read_audit, roles_required
+from accounts.permissions import (
+    can_manage_accounts,
+    can_read_accounts,
+    can_read_audit,
+    roles_required,
+)
 from database import utcnow
 from errors import DomainError
 from extensions import db, limiter
 from i18n import LANGUAGES, language_code
+from i18n import lazy_gettext as _l
 from rest import is_api_request
 from shelters import services as shelter_services
 from shelters.models import Shelter
 
 bp = Blueprint("accounts", __name__)
 
-LOGIN_FAILED = "Login failed."
+LOGIN_FAILED = _l("Login failed.")
 
 
 @bp.app_context_processor
@@ -99,7 +117,7 @@ def _pending_user() -> User | None:
     pending = session.get("pending_login")
     if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
         return None
-    uid, _, version = str(pending.get("user", "")).partition(":")
+    uid, _colon, version = str(pending.get("user", "")).partition(":")
     user = db.session.get(User, int(uid)) if uid.isdigit() else None
     if user is None or not user.active or str(user.session_version) != version:
         return None
@@ -125,7 +143,7 @@ def _session_gate() -> Response | None:
             or now - login_at > config["SAFEHAVEN_SESSION_MAX_HOURS"] * 3600):
         logout_user()
         _fresh_session()
-        flash("Your session has ended. Please sign in again.", "info")
+        flash(_("Your session has ended. Please sign in again."), "info")
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")
                                 if request.method == "GET" else None))
     session["seen_at"] = int(now)
@@ -140,7 +158,7 @@ def fresh_login_required(view: Callable[..., Any]) -> Callable[..., Any]:
         reauth_at = session.get("reauth_at")
         window = current_app.config["SAFEHAVEN_REAUTH_MINUTES"] * 60
         if not isinstance(reauth_at, int) or time.time() - reauth_at > window:
-            flash("Please enter your password again to make this change.", "info")
+            flash(_("Please enter your password again to make this change."), "info")
             # Pages send no Referer (Referrer-Policy: no-referrer): a refused change returns to the users page.
             back = url_for("accounts.users") if request.method != "GET" else request.full_path.rstrip("?")
             return redirect(url_for("accounts.reauth", next=back))
@@ -167,9 +185,9 @@ def login() -> Any:
                 return redirect(url_for("accounts.second_factor" if user.has_totp else "accounts.enrol_totp"))
             _start_session(user)
             return redirect(next_url or url_for("shelters.home"))
-        flash(LOGIN_FAILED, "error")
+        flash(str(LOGIN_FAILED), "error")
     elif form.is_submitted():
-        flash(LOGIN_FAILED, "error")
+        flash(str(LOGIN_FAILED), "error")
     return render_template("accounts/login.html", form=form)
 
 
@@ -188,10 +206,10 @@ def second_factor() -> Any:
             target = _finish_pending()
             _start_session(user)
             return redirect(target)
-        flash(LOGIN_FAILED, "error")
+        flash(str(LOGIN_FAILED), "error")
         return render_template("accounts/second_factor.html", form=form), 200
     if form.is_submitted():
-        flash(LOGIN_FAILED, "error")
+        flash(str(LOGIN_FAILED), "error")
     return render_template("accounts/second_factor.html", form=form)
 
 
@@ -199,7 +217,8 @@ def _qr_svg(uri: str) -> Markup:
     """The otpauth URI as an inline SVG QR code, drawn here: no script, no request to anyone else."""
     image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=10)
     svg = image.to_string(encoding="unicode").replace(' xmlns="http://www.w3.org/2000/svg"', "")
-    svg = svg.replace("<svg ", '<svg role="img" aria-label="QR code of the two-factor secret" class="qr" ', 1)
+    svg = svg.replace("<svg ", '<svg role="img" aria-label="{label}" class="qr" '.format(
+        label=escape(_("QR code of the two-factor secret"))), 1)
     return Markup(svg)  # built from our own URI only; no user text in it
 
 
@@ -214,7 +233,7 @@ def enrol_totp() -> Any:
     if user.has_totp:
         if pending:
             return redirect(url_for("accounts.second_factor"))
-        flash("Two-factor sign-in is already set up for your account.", "info")
+        flash(_("Two-factor sign-in is already set up for your account."), "info")
         return redirect(url_for("shelters.home"))
     secret = services.begin_totp_enrolment(db.session, user)
     db.session.commit()
@@ -231,7 +250,7 @@ def enrol_totp() -> Any:
                 _start_session(user)
             return render_template("accounts/recovery_codes.html", codes=codes, next_url=target)
         db.session.commit()
-        form.code.errors = ["That code does not match. Check the phone's clock and enter the current code."]
+        form.code.errors = [_("That code does not match. Check the phone's clock and enter the current code.")]
         status = 422
     return render_template("accounts/enrol_totp.html", form=form, qr=_qr_svg(services.provisioning_uri(user)),
                            secret=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
@@ -251,7 +270,7 @@ def reauth() -> Any:
         if ok:
             session["reauth_at"] = int(time.time())
             return redirect(_safe_next(request.args.get("next")) or url_for("shelters.home"))
-        form.password.errors = ["That is not your password."]
+        form.password.errors = [_("That is not your password.")]
         return render_template("accounts/reauth.html", form=form), 422
     return render_template("accounts/reauth.html", form=form)
 
@@ -264,7 +283,7 @@ def logout() -> Response:
         db.session.commit()
     logout_user()
     _fresh_session()
-    flash("Signed out.", "info")
+    flash(_("Signed out."), "info")
     return redirect(url_for("accounts.login"))
 
 
@@ -316,9 +335,9 @@ def create_organisation() -> Any:
     except DomainError as error:
         db.session.rollback()
         form.refuse(error)
-        flash(error.message, "error")
+        flash(str(error.message), "error")
         return _organisations_page(form, error.status)
-    flash(f"Organisation {org.code} created.", "success")
+    flash(_("Organisation %(code)s created.", code=org.code), "success")
     return redirect(url_for("accounts.organisations"))
 
 
@@ -369,9 +388,9 @@ def create_user() -> Any:
     except DomainError as error:
         db.session.rollback()
         form.refuse(error)
-        flash(error.message, "error")
+        flash(str(error.message), "error")
         return _users_page(form, error.status)
-    flash(f"User {user.username} created.", "success")
+    flash(_("User %(username)s created.", username=user.username), "success")
     return redirect(url_for("accounts.users"))
 
 
@@ -389,12 +408,12 @@ def change_role(username: str) -> Any:
     user = _user_or_404(username)
     form = RoleForm()
     if not form.validate():
-        flash("Choose one of the roles.", "error")
+        flash(_("Choose one of the roles."), "error")
         return redirect(url_for("accounts.users"))
     services.set_role(db.session, current_user, utcnow(), user, form.role.data)
     db.session.commit()
-    flash(f"{user.username} is now {ROLE_LABELS.get(user.role, user.role)}; their sessions and tokens ended.",
-          "success")
+    flash(_("%(username)s is now %(role)s; their sessions and tokens ended.", username=user.username,
+            role=ROLE_LABELS.get(user.role, user.role)), "success")
     return redirect(url_for("accounts.users"))
 
 
@@ -405,11 +424,12 @@ def change_status(username: str) -> Any:
     user = _user_or_404(username)
     active = request.form.get("active") == "1"
     if user.id == current_user.id and not active:
-        flash("You cannot disable your own account.", "error")
+        flash(_("You cannot disable your own account."), "error")
         return redirect(url_for("accounts.users"))
     services.set_active(db.session, current_user, utcnow(), user, active)
     db.session.commit()
-    flash(f"{user.username} {'enabled' if active else 'disabled'}.", "success")
+    flash(_("%(username)s enabled.", username=user.username) if active
+          else _("%(username)s disabled.", username=user.username), "success")
     return redirect(url_for("accounts.users"))
 
 
@@ -420,7 +440,7 @@ def unlock_user(username: str) -> Any:
     user = _user_or_404(username)
     services.unlock(db.session, current_user, utcnow(), user)
     db.session.commit()
-    flash(f"{user.username} unlocked.", "success")
+    flash(_("%(username)s unlocked.", username=user.username), "success")
     return redirect(url_for("accounts.users"))
 
 
@@ -431,13 +451,20 @@ def reset_two_factor(username: str) -> Any:
     user = _user_or_404(username)
     services.reset_totp(db.session, current_user, utcnow(), user)
     db.session.commit()
-    flash(f"{user.username}'s two-factor sign-in was removed; they enrol again at their next sign-in.", "success")
+    flash(_("The two-factor sign-in of %(username)s was removed; they enrol again at their next sign-in.",
+            username=user.username), "success")
     return redirect(url_for("accounts.users"))
 
 
 # --- the audit log -----------------------------------------------------------------------------------------
 
 AUDIT_PAGE_SIZE = 200
+# An event's outcome as the log's reader sees it; actions stay as recorded (they are the log's own vocabulary).
+OUTCOME_LABELS = {"ok": _l("ok"), "failed": _l("failed"), "denied": _l("denied"), "mismatch": _l("mismatch")}
+# What an event was about, in the reader's words; the object's own code or name follows as recorded.
+OBJECT_LABELS = {"audit": _l("audit log"), "case": _l("case"), "keys": _l("keys"), "organisation": _l("organisation"),
+                 "placement": _l("placement request"), "report": _l("report"), "shelter": _l("shelter"),
+                 "user": _l("user"), "alert": _l("alert"), "token": _l("API token"), "stay": _l("stay")}
 
 
 @bp.get("/audit")
@@ -446,7 +473,8 @@ def audit_log() -> Any:
     """The log, newest first, filtered by case code and/or actor; for a case, who viewed it."""
     form = AuditFilterForm(request.args)
     if not form.validate():
-        return render_template("accounts/audit.html", form=form, events=[], viewers=[]), 422
+        return render_template("accounts/audit.html", form=form, events=[], viewers=[], outcomes=OUTCOME_LABELS,
+                               objects=OBJECT_LABELS), 422
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE_SIZE)
     viewers: list[Any] = []
     if form.case.data:
@@ -466,4 +494,5 @@ def audit_log() -> Any:
                  object_id=form.case.data or form.actor.data or "*", now=utcnow())
     db.session.commit()
     return render_template("accounts/audit.html", form=form, events=list(db.session.scalars(query)),
-                           viewers=viewers, limit=AUDIT_PAGE_SIZE)
+                           viewers=viewers, limit=AUDIT_PAGE_SIZE, outcomes=OUTCOME_LABELS,
+                           objects=OBJECT_LABELS)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from accounts.forms import Form
 from alerts.services import NOTE_MAX
+from i18n import lazy_gettext as _l
 
 
 def _strip(value: Any) -> Any:

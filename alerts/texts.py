@@ -13,12 +13,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from flask_babel import format_decimal, format_percent, lazy_pgettext, ngettext
+from flask_babel import format_decimal, format_percent, ngettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from alerts import rules
 from alerts.models import AlertStatus, Severity
+from i18n import lazy_gettext as _l
+from i18n import lazy_pgettext
 
 
 class Described(Protocol):

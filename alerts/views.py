@@ -10,7 +10,6 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_decimal, format_percent
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -24,6 +23,7 @@ from alerts.schemas import STATUSES
 from database import utcnow
 from errors import AlreadyDone, DomainError, Invalid, NotAllowed
 from extensions import db
+from i18n import lazy_gettext as _l
 
 bp = Blueprint("alerts", __name__)
 
@@ -187,7 +187,7 @@ def _refused(alert_id: int, error: DomainError, **forms: Any) -> tuple[str, int]
     error = _in_words(error)
     for form in forms.values():
         form.refuse(error)
-    flash(error.message, "error")
+    flash(str(error.message), "error")
     return _detail(permissions.load_alert(db.session, _user(), alert_id), status=error.status, **forms)
 
 

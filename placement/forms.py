@@ -11,25 +11,39 @@ from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optio
 
 from accounts.forms import Form, choices
 from errors import DomainError
-from placement.models import DECLINE_REASONS, Urgency
+from i18n import lazy_gettext as _l
+from i18n import lazy_pgettext
+from placement.models import DECLINE_REASONS, RequestStatus, Urgency
 from shelters.forms import CaseForm, MultiCheckboxField
 
 URGENCY_LABELS = {
-    Urgency.EMERGENCY.value: "Emergency (tonight)",
-    Urgency.URGENT.value: "Urgent",
-    Urgency.ROUTINE.value: "Routine",
+    Urgency.EMERGENCY.value: _l("Emergency (tonight)"),
+    Urgency.URGENT.value: _l("Urgent"),
+    Urgency.ROUTINE.value: _l("Routine"),
+}
+
+# A request's state in a word, as lists and badges show it.
+REQUEST_STATUS_NAMES = {
+    RequestStatus.OPEN.value: lazy_pgettext("request status", "Open"),
+    RequestStatus.RESERVED.value: lazy_pgettext("request status", "Reserved"),
+    RequestStatus.ACCEPTED.value: lazy_pgettext("request status", "Accepted"),
+    RequestStatus.ADMITTED.value: lazy_pgettext("request status", "Admitted"),
+    RequestStatus.REJECTED.value: lazy_pgettext("request status", "Rejected"),
+    RequestStatus.DECLINED.value: lazy_pgettext("request status", "Declined"),
+    RequestStatus.EXPIRED.value: lazy_pgettext("request status", "Expired"),
+    RequestStatus.CANCELLED.value: lazy_pgettext("request status", "Cancelled"),
 }
 
 # Every reason the victim may give for declining shelter, as the officer reads it.
 DECLINE_LABELS = {
-    "fear_of_traffickers": "Fear of the traffickers",
-    "wants_to_return_home": "Wants to return home",
-    "distrust_of_authorities": "Distrust of the authorities",
-    "family_or_children": "Family or children",
-    "shelter_too_far": "The shelter is too far",
-    "shelter_rules": "The shelter's rules",
-    "stays_with_family_or_friends": "Stays with family or friends",
-    "other": "Other (say why in the note)",
+    "fear_of_traffickers": _l("Fear of the traffickers"),
+    "wants_to_return_home": _l("Wants to return home"),
+    "distrust_of_authorities": _l("Distrust of the authorities"),
+    "family_or_children": _l("Family or children"),
+    "shelter_too_far": _l("The shelter is too far"),
+    "shelter_rules": _l("The shelter's rules"),
+    "stays_with_family_or_friends": _l("Stays with family or friends"),
+    "other": _l("Other (say why in the note)"),
 }
 assert set(DECLINE_LABELS) == set(DECLINE_REASONS), "a decline reason without a label"
 
@@ -44,9 +58,9 @@ def _strip(value: Any) -> Any:
 class _Exclusions:
     """The shelters a requester may leave out, offered as checkboxes (no code to mistype on a phone)."""
 
-    exclude = MultiCheckboxField("Shelters to leave out", choices=[], validators=[Optional()],
-                                 description="For example a shelter the victim must not be sent to.")
-    urgency = SelectField("Urgency", choices=choices(URGENCY_LABELS.items()), default=Urgency.URGENT.value)
+    exclude = MultiCheckboxField(_l("Shelters to leave out"), choices=[], validators=[Optional()],
+                                 description=_l("For example a shelter the victim must not be sent to."))
+    urgency = SelectField(_l("Urgency"), choices=choices(URGENCY_LABELS.items()), default=Urgency.URGENT.value)
 
     def set_shelters(self, shelters: Iterable[tuple[str, str]]) -> None:
         self.exclude.choices = choices(shelters)  # type: ignore[attr-defined]
@@ -67,9 +81,9 @@ class NewRequestForm(_Exclusions, CaseForm):
 class CaseRequestForm(_Exclusions, Form):
     """A request for a case already recorded: only what the request adds."""
 
-    region = StringField("Region where the victim is now", validators=[Optional(), Length(max=64)],
+    region = StringField(_l("Region where the victim is now"), validators=[Optional(), Length(max=64)],
                          filters=[_strip], render_kw={"list": "regions"},
-                         description="Leave empty to use the case's region.")
+                         description=_l("Leave empty to use the case's region."))
 
 
 class DecisionForm(Form):
@@ -83,16 +97,16 @@ class ReserveForm(Form):
 
 
 class RejectForm(DecisionForm):
-    reason = TextAreaField("Reason for rejecting",
-                           validators=[DataRequired("a reason is required"), Length(max=500)],
+    reason = TextAreaField(_l("Reason for rejecting"),
+                           validators=[DataRequired(_l("a reason is required")), Length(max=500)],
                            filters=[_strip], render_kw={"maxlength": 500})
 
 
 class DeclineForm(Form):
-    reason = SelectField("Why the victim declined", choices=choices(DECLINE_LABELS.items()),
+    reason = SelectField(_l("Why the victim declined"), choices=choices(DECLINE_LABELS.items()),
                          validators=[InputRequired()])
-    note = TextAreaField("Note (required for other)", validators=[Optional(), Length(max=1000)], filters=[_strip])
+    note = TextAreaField(_l("Note (required for other)"), validators=[Optional(), Length(max=1000)], filters=[_strip])
 
 
 class CancelForm(Form):
-    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=1000)], filters=[_strip])
+    note = TextAreaField(_l("Note (optional)"), validators=[Optional(), Length(max=1000)], filters=[_strip])

@@ -8,6 +8,7 @@ with its status, never a 500. Nothing here names a victim: case codes only.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -22,6 +23,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_percent, ngettext
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -32,12 +35,15 @@ from accounts.permissions import roles_required
 from database import utcnow
 from errors import DomainError, NotAllowed
 from extensions import db
+from i18n import lazy_gettext as _l
+from i18n import lazy_pgettext
 from placement import permissions, services
 from placement.api import placement_json
 from placement.engine import TERMS
 from placement.forms import (
     BACK_TO_BOARD,
     DECLINE_LABELS,
+    REQUEST_STATUS_NAMES,
     URGENCY_LABELS,
     CancelForm,
     CaseRequestForm,
@@ -50,6 +56,7 @@ from placement.forms import (
 from placement.models import HOLDING, WAITING, PlacementRequest, RequestStatus, Urgency
 from shelters import permissions as shelter_permissions
 from shelters import services as shelter_services
+from shelters.forms import SERVICE_LABELS
 from shelters.models import Case, Shelter
 from shelters.views import BOARD_PANELS
 
@@ -58,33 +65,144 @@ bp = Blueprint("placement", __name__)
 LIST_LIMIT = 500
 
 TERM_LABELS = {
-    "distance": "Distance",
-    "language": "Shared language",
-    "services": "Extra services",
-    "utilisation": "Low utilisation",
+    "distance": _l("Distance"),
+    "language": _l("Shared language"),
+    "services": _l("Extra services"),
+    "utilisation": _l("Low utilisation"),
 }
 # How many shelters a hard constraint left out, in words: "3 shelters: no free bed".
 REASON_LABELS = {
-    "status": "not open",
-    "no_free_beds": "no free bed",
-    "sex": "do not take this sex",
-    "age": "do not take this age",
-    "children": "not enough beds for the accompanying children",
-    "service": "a required service is missing",
-    "trafficker_region": "in a region linked to the traffickers",
-    "security": "security too low for the risk",
-    "excluded": "left out by the requester",
+    "status": _l("not open"),
+    "no_free_beds": _l("no free bed"),
+    "sex": _l("do not take this sex"),
+    "age": _l("do not take this age"),
+    "children": _l("not enough beds for the accompanying children"),
+    "service": _l("a required service is missing"),
+    "trafficker_region": _l("in a region linked to the traffickers"),
+    "security": _l("security too low for the risk"),
+    "excluded": _l("left out by the requester"),
 }
 STATUS_LABELS = {
-    RequestStatus.OPEN: "Open: choose a shelter",
-    RequestStatus.RESERVED: "Reserved: waiting for the shelter",
-    RequestStatus.ACCEPTED: "Accepted: the shelter expects the victim",
-    RequestStatus.ADMITTED: "Admitted",
-    RequestStatus.REJECTED: "Rejected by the shelter: choose another",
-    RequestStatus.DECLINED: "Declined by the victim",
-    RequestStatus.EXPIRED: "The hold ran out: choose a shelter again",
-    RequestStatus.CANCELLED: "Cancelled",
+    RequestStatus.OPEN: _l("Open: choose a shelter"),
+    RequestStatus.RESERVED: _l("Reserved: waiting for the shelter"),
+    RequestStatus.ACCEPTED: _l("Accepted: the shelter expects the victim"),
+    RequestStatus.ADMITTED: lazy_pgettext("request status", "Admitted"),
+    RequestStatus.REJECTED: _l("Rejected by the shelter: choose another"),
+    RequestStatus.DECLINED: _l("Declined by the victim"),
+    RequestStatus.EXPIRED: _l("The hold ran out: choose a shelter again"),
+    RequestStatus.CANCELLED: lazy_pgettext("request status", "Cancelled"),
 }
+
+# --- the engine's reasons in the reader's language ----------------------------------------------------------
+# placement.engine words each exclusion in English prose (its `Reason.message`, stored with the request) beside a
+# code. The page reads them here, in one place: each known wording of the engine, values kept, becomes the
+# translated sentence; a wording not known (the engine changed) falls back to the code's label.
+
+_FIXED_REASONS = {
+    "no free bed: no usable beds": _l("no free bed: no usable beds"),
+    "does not take women": _l("does not take women"),
+    "does not take men": _l("does not take men"),
+    "does not take girls": _l("does not take girls"),
+    "does not take boys": _l("does not take boys"),
+    "does not take minors": _l("does not take minors"),
+    "does not take adults": _l("does not take adults"),
+    "no psychological care": _l("no psychological care"),
+    "no medical care": _l("no medical care"),
+    "no legal aid": _l("no legal aid"),
+    "no interpretation": _l("no interpretation"),
+    "no vocational training": _l("no vocational training"),
+    "no disability access": _l("no disability access"),
+    "in a region linked to the traffickers": _l("in a region linked to the traffickers"),
+    "excluded by the requester": _l("excluded by the requester"),
+    # the shelter's status, for a shelter not open
+    "suspended": _l("suspended"),
+    "closed": _l("closed"),
+}
+_SECURITY_WORDS = {"standard": _l("standard"), "high": _l("high")}
+
+
+def _not_enough_beds(m: re.Match[str]) -> str:
+    return _("not enough free beds: %(free)s free, %(needed)s needed", free=m["free"], needed=m["needed"])
+
+
+def _all_taken(m: re.Match[str]) -> str:
+    return _("no free bed: %(taken)s of %(usable)s taken", taken=m["taken"], usable=m["usable"])
+
+
+def _children_beds(m: re.Match[str]) -> str:
+    if m["beds"] is None:
+        return _("no beds for accompanying children, %(needed)s needed", needed=m["needed"])
+    return ngettext("only %(num)d bed for accompanying children, %(needed)s needed",
+                    "only %(num)d beds for accompanying children, %(needed)s needed", int(m["beds"]),
+                    needed=m["needed"])
+
+
+def _security(m: re.Match[str]) -> str:
+    level = _SECURITY_WORDS.get(m["level"], m["level"])
+    return _("security %(level)s, high risk needs high", level=level)
+
+
+def _other_service(m: re.Match[str]) -> str:
+    service = m["service"]
+    label = str(SERVICE_LABELS.get(service.replace(" ", "_"), service)).lower()
+    return _("no %(service)s service", service=label)
+
+
+_PATTERN_REASONS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (re.compile(r"not enough free beds: (?P<free>\d+) free, (?P<needed>\d+) needed"), _not_enough_beds),
+    (re.compile(r"no free bed: (?P<taken>\d+) of (?P<usable>\d+) taken"), _all_taken),
+    (re.compile(r"(?:no beds|only (?P<beds>\d+) beds?) for accompanying children, (?P<needed>\d+) needed"),
+     _children_beds),
+    (re.compile(r"security (?P<level>\w+), high risk needs high"), _security),
+    (re.compile(r"no (?P<service>[\w ]+) service"), _other_service),
+)
+
+
+def reason_text(message: str, code: str | None = None) -> str:
+    """One exclusion reason as the engine worded it, in the page's language."""
+    fixed = _FIXED_REASONS.get(message)
+    if fixed is not None:
+        return str(fixed)
+    for pattern, translate in _PATTERN_REASONS:
+        found = pattern.fullmatch(message)
+        if found:
+            return translate(found)
+    label = REASON_LABELS.get(code or "")
+    return str(label) if label is not None else message
+
+
+def exclusion_rows(excluded: Iterable[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """(shelter code, its reasons in the page's language) for each shelter the engine left out."""
+    rows = []
+    for e in excluded:
+        reasons, codes = e.get("reasons", []), e.get("codes", [])
+        rows.append((e["shelter"], [reason_text(message, codes[i] if i < len(codes) else None)
+                                    for i, message in enumerate(reasons)]))
+    return rows
+
+
+def refusal_text(error: DomainError, shelter: str | None = None) -> str:
+    """A service's refusal for the page; a shelter (`shelter`) that no longer fits gives its reasons in the page's
+    language."""
+    reasons = error.details.get("reasons") if error.code == "not_eligible" else None
+    if reasons and shelter:
+        return _("%(shelter)s does not fit this case: %(reasons)s", shelter=shelter,
+                 reasons="; ".join(reason_text(r) for r in reasons))
+    return str(error.message)
+
+
+# Notes the system writes on a request's timeline, read in the page's language.
+_SYSTEM_NOTES = {"the hold ran out": _l("the hold ran out")}
+
+
+def timeline_note(note: str | None) -> str:
+    """A timeline note: the system's own in the reader's language, a decline reason by its label, else as typed."""
+    if not note:
+        return ""
+    label = _SYSTEM_NOTES.get(note) or DECLINE_LABELS.get(note)
+    return str(label) if label is not None else note
+
+
 _URGENCY_ORDER = {Urgency.EMERGENCY: 0, Urgency.URGENT: 1, Urgency.ROUTINE: 2}
 
 
@@ -102,7 +220,7 @@ def can_list_requests(user: User) -> bool:
 
 @bp.app_context_processor
 def _navigation() -> dict[str, Any]:
-    return {"can_list_placements": can_list_requests}
+    return {"can_list_placements": can_list_requests, "request_status_names": REQUEST_STATUS_NAMES}
 
 
 def _to_request(req: PlacementRequest) -> Response:
@@ -132,19 +250,19 @@ def new() -> Any:
     """A new case and its request in one transaction; or, with ?case=CODE, a request for a recorded case."""
     user = _user()
     if not permissions.can_request(user):
-        raise NotAllowed("only the police and the secretariat request placements")
+        raise NotAllowed(_("only the police and the secretariat request placements"))
     code = (request.args.get("case") or "").strip().upper()
     case = shelter_permissions.load_case(db.session, user, code) if code else None
     if case is not None and request.method == "GET":
         live = services.active_request(db.session, case)
         if live is not None and permissions.can_view(user, live):
-            flash(f"Case {case.code} already has a live placement request.", "info")
+            flash(_("Case %(code)s already has a live placement request.", code=case.code), "info")
             return _to_request(live)
     form: NewRequestForm | CaseRequestForm = CaseRequestForm() if case is not None else NewRequestForm()
     form.set_shelters(_shelter_choices())
     if not form.validate_on_submit():
         if form.is_submitted():
-            flash("The request was not sent: check the highlighted fields.", "error")
+            flash(_("The request was not sent: check the highlighted fields."), "error")
         return _new_page(form, case, 422 if form.is_submitted() else 200)
     now = utcnow()
     try:
@@ -158,10 +276,11 @@ def new() -> Any:
     except DomainError as error:
         db.session.rollback()  # neither the case nor the request is kept
         form.refuse(error)
-        flash(error.message, "error")
+        flash(str(error.message), "error")
         return _new_page(form, case, error.status)
     found = len(req.suggestions)
-    flash(f"Request for case {req.case.code} sent: {found} {'shelter fits' if found == 1 else 'shelters fit'}.",
+    flash(ngettext("Request for case %(code)s sent: %(num)d shelter fits.",
+                   "Request for case %(code)s sent: %(num)d shelters fit.", found, code=req.case.code),
           "success" if found else "warning")
     return _to_request(req)
 
@@ -172,7 +291,7 @@ def new() -> Any:
 def why_empty(excluded: Iterable[dict[str, Any]]) -> list[tuple[str, int]]:
     """How many shelters each hard constraint left out (a shelter counted once per constraint), most first."""
     counts = Counter(code for e in excluded for code in set(e.get("codes", [])))
-    return [(REASON_LABELS.get(code, code.replace("_", " ")), n)
+    return [(str(REASON_LABELS.get(code, code.replace("_", " "))), n)
             for code, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
 
 
@@ -216,6 +335,8 @@ def _detail(
         decline_labels=DECLINE_LABELS,
         suggestions=_suggestion_rows(now, data["suggestions"], settings.weights),
         why_empty=why_empty(data["excluded"]) if not data["suggestions"] else [],
+        exclusions=exclusion_rows(data["excluded"]),
+        timeline_note=timeline_note,
         can_reserve=owner and req.status in WAITING,
         decline_form=(decline or DeclineForm(formdata=None)) if closable else None,
         cancel_form=(cancel or CancelForm(formdata=None)) if closable else None,
@@ -249,11 +370,11 @@ def _act(request_id: int, *, owner: bool, form: Form, slot: str | None, action: 
     req = permissions.load_request(db.session, user, request_id)
     allowed = permissions.is_owner(user, req) if owner else permissions.is_deciding_manager(user, req)
     if not allowed:
-        raise NotAllowed("only the requester or the secretariat may do this" if owner
-                         else "only the manager of the reserved shelter may do this")
+        raise NotAllowed(_("only the requester or the secretariat may do this") if owner
+                         else _("only the manager of the reserved shelter may do this"))
     shown = {slot: form} if slot else {}
     if not form.validate():
-        flash("Nothing was changed: check the highlighted fields.", "error")
+        flash(_("Nothing was changed: check the highlighted fields."), "error")
         return _detail(req, status=422, **shown)
     try:
         message = action(user, req, form)
@@ -261,7 +382,7 @@ def _act(request_id: int, *, owner: bool, form: Form, slot: str | None, action: 
     except DomainError as error:
         db.session.rollback()
         form.refuse(error)
-        flash(error.message, "error")
+        flash(refusal_text(error, form.shelter.data if isinstance(form, ReserveForm) else None), "error")
         return _detail(req, status=error.status, **shown)
     flash(message, "success")
     if isinstance(form, DecisionForm) and form.back.data == BACK_TO_BOARD and req.shelter is not None:
@@ -269,9 +390,10 @@ def _act(request_id: int, *, owner: bool, form: Form, slot: str | None, action: 
     return _to_request(req)
 
 
-def _hold_message(req: PlacementRequest) -> str:
+def _held_until(req: PlacementRequest) -> str | None:
+    """The hour the hold ends ("14:05", UTC), or None without a hold."""
     until = req.reservation.held_until if req.reservation else None
-    return f" until {until:%H:%M} UTC" if until else ""
+    return f"{until:%H:%M}" if until else None
 
 
 @bp.post("/placements/<int:request_id>/reserve")
@@ -279,7 +401,11 @@ def _hold_message(req: PlacementRequest) -> str:
 def reserve(request_id: int) -> Any:
     def action(user: User, req: PlacementRequest, form: ReserveForm) -> str:
         services.reserve(db.session, user, utcnow(), req, form.shelter.data, _settings())
-        return f"A bed is reserved at {req.shelter.code}{_hold_message(req)}. The shelter has been asked to accept."
+        until = _held_until(req)
+        if until:
+            return _("A bed is reserved at %(shelter)s until %(time)s UTC. The shelter has been asked to accept.",
+                     shelter=req.shelter.code, time=until)
+        return _("A bed is reserved at %(shelter)s. The shelter has been asked to accept.", shelter=req.shelter.code)
 
     return _act(request_id, owner=True, form=ReserveForm(), slot=None, action=action)
 
@@ -289,7 +415,10 @@ def reserve(request_id: int) -> Any:
 def accept(request_id: int) -> Any:
     def action(user: User, req: PlacementRequest, form: DecisionForm) -> str:
         services.accept(db.session, user, utcnow(), req, _settings())
-        return f"Case {req.case.code} accepted: the bed is held{_hold_message(req)}."
+        until = _held_until(req)
+        if until:
+            return _("Case %(code)s accepted: the bed is held until %(time)s UTC.", code=req.case.code, time=until)
+        return _("Case %(code)s accepted: the bed is held.", code=req.case.code)
 
     return _act(request_id, owner=False, form=DecisionForm(), slot=None, action=action)
 
@@ -299,7 +428,7 @@ def accept(request_id: int) -> Any:
 def reject(request_id: int) -> Any:
     def action(user: User, req: PlacementRequest, form: RejectForm) -> str:
         services.reject(db.session, user, utcnow(), req, form.reason.data)
-        return f"Case {req.case.code} rejected; the bed is free again."
+        return _("Case %(code)s rejected; the bed is free again.", code=req.case.code)
 
     return _act(request_id, owner=False, form=RejectForm(), slot="reject", action=action)
 
@@ -309,7 +438,8 @@ def reject(request_id: int) -> Any:
 def admit(request_id: int) -> Any:
     def action(user: User, req: PlacementRequest, form: DecisionForm) -> str:
         stay = services.admit(db.session, user, utcnow(), req)
-        return f"Case {req.case.code} admitted ({stay.beds} {'bed' if stay.beds == 1 else 'beds'})."
+        return ngettext("Case %(code)s admitted (%(num)d bed).", "Case %(code)s admitted (%(num)d beds).", stay.beds,
+                        code=req.case.code)
 
     return _act(request_id, owner=False, form=DecisionForm(), slot=None, action=action)
 
@@ -319,7 +449,8 @@ def admit(request_id: int) -> Any:
 def decline(request_id: int) -> Any:
     def action(user: User, req: PlacementRequest, form: DeclineForm) -> str:
         services.decline(db.session, user, utcnow(), req, form.reason.data, form.note.data or None)
-        return f"Recorded: the victim declined shelter ({DECLINE_LABELS[form.reason.data].lower()})."
+        return _("Recorded: the victim declined shelter (%(reason)s).",
+                 reason=str(DECLINE_LABELS[form.reason.data]).lower())
 
     return _act(request_id, owner=True, form=DeclineForm(), slot="decline", action=action)
 
@@ -329,7 +460,7 @@ def decline(request_id: int) -> Any:
 def cancel(request_id: int) -> Any:
     def action(user: User, req: PlacementRequest, form: CancelForm) -> str:
         services.cancel(db.session, user, utcnow(), req, form.note.data or None)
-        return f"The request for case {req.case.code} is cancelled."
+        return _("The request for case %(code)s is cancelled.", code=req.case.code)
 
     return _act(request_id, owner=True, form=CancelForm(), slot="cancel", action=action)
 
@@ -364,12 +495,18 @@ def batch_message(outcome: services.BatchOutcome) -> str:
     result = outcome.result
     waiting = len(outcome.reserved) + len(outcome.unplaced)
     if not waiting:
-        return "Batch assignment: no request is waiting for a bed."
-    quality = ("The assignment is optimal." if result.optimal
-               else f"The assignment is within {result.gap:.1%} of the optimum (time limit reached).")
-    emergencies = f" ({result.urgent_placed} of them emergencies)" if result.urgent_placed else ""
-    return (f"Batch assignment: {len(outcome.reserved)} of {waiting} waiting requests placed{emergencies}, "
-            f"{len(outcome.unplaced)} left without a bed. {quality}")
+        return _("Batch assignment: no request is waiting for a bed.")
+    quality = (_("The assignment is optimal.") if result.optimal
+               else _("The assignment is within %(gap)s of the optimum (time limit reached).",
+                      gap=format_percent(result.gap, "#,##0.0%")))
+    figures = {"placed": len(outcome.reserved), "waiting": waiting, "left": len(outcome.unplaced)}
+    if result.urgent_placed:
+        summary = _("Batch assignment: %(placed)s of %(waiting)s waiting requests placed (%(urgent)s of them "
+                    "emergencies), %(left)s left without a bed.", urgent=result.urgent_placed, **figures)
+    else:
+        summary = _("Batch assignment: %(placed)s of %(waiting)s waiting requests placed, %(left)s left without "
+                    "a bed.", **figures)
+    return f"{summary} {quality}"
 
 
 @bp.post("/placements/batch")
@@ -377,16 +514,16 @@ def batch_message(outcome: services.BatchOutcome) -> str:
 def batch() -> Any:
     user = _user()
     if not permissions.can_run_batch(user):
-        raise NotAllowed("only the secretariat runs the batch assignment")
+        raise NotAllowed(_("only the secretariat runs the batch assignment"))
     if not Form().validate():
-        flash("The batch was not run: the form was stale, try again.", "error")
+        flash(_("The batch was not run: the form was stale, try again."), "error")
         return _list_page(400)
     try:
         outcome = services.run_batch(db.session, user, utcnow(), _settings())
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
-        flash(error.message, "error")
+        flash(str(error.message), "error")
         return _list_page(error.status)
     flash(batch_message(outcome), "success" if not outcome.unplaced else "warning")
     return redirect(url_for("placement.requests"))

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from wtforms import (
     BooleanField,
     DateField,
@@ -19,14 +20,22 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from accounts.forms import Form, choices
+from i18n import lazy_gettext as _l
+from i18n import lazy_pgettext
 from shelters.models import (
-    EXPLOITATION_FORMS,
-    SERVICES,
     Ages,
+    CaseStatus,
     DischargeReason,
     Risk,
     Security,
@@ -36,8 +45,8 @@ from shelters.models import (
 from shelters.services import LANGUAGE_CODE, MAX_BEDS, MAX_CHILDREN
 
 
-def _labelled(values: Iterable[str]) -> list[Any]:
-    return choices((str(v), str(v).replace("_", " ").capitalize()) for v in values)
+def _labelled(labels: dict[str, Any]) -> list[Any]:
+    return choices(labels.items())
 
 
 def _strip(value: Any) -> Any:
@@ -48,14 +57,65 @@ def _strip_upper(value: Any) -> Any:
     return value.strip().upper() if isinstance(value, str) else value
 
 
+# --- what people read for the stored codes (pages never show a raw code) ----------------------------------
+
 DISCHARGE_REASONS = {
-    DischargeReason.REPATRIATED.value: "Repatriated",
-    DischargeReason.REINTEGRATED.value: "Reintegrated",
-    DischargeReason.TRANSFERRED.value: "Transferred to another shelter",
-    DischargeReason.LEFT_VOLUNTARILY.value: "Left voluntarily",
-    DischargeReason.OTHER.value: "Other (say why in the note)",
+    DischargeReason.REPATRIATED.value: _l("Repatriated"),
+    DischargeReason.REINTEGRATED.value: _l("Reintegrated"),
+    DischargeReason.TRANSFERRED.value: _l("Transferred to another shelter"),
+    DischargeReason.LEFT_VOLUNTARILY.value: _l("Left voluntarily"),
+    DischargeReason.OTHER.value: _l("Other (say why in the note)"),
 }
-SHELTER_KINDS = {"ngo": "NGO", "state": "State", "interim": "Interim"}
+# A case's resolution, or a discharge's outcome, inside a sentence: "Discharged (reintegrated)".
+RESOLUTIONS = {
+    DischargeReason.REPATRIATED.value: _l("repatriated"),
+    DischargeReason.REINTEGRATED.value: _l("reintegrated"),
+    DischargeReason.TRANSFERRED.value: _l("transferred to another shelter"),
+    DischargeReason.LEFT_VOLUNTARILY.value: _l("left voluntarily"),
+    DischargeReason.OTHER.value: _l("other reason"),
+}
+SHELTER_KINDS = {"ngo": _l("NGO"), "state": _l("State"), "interim": _l("Interim")}
+# Short words other pages use in other senses ("Open" alerts, a "Discharged" date column) carry a context.
+SHELTER_STATUSES = {
+    ShelterStatus.OPEN.value: lazy_pgettext("shelter status", "Open"),
+    ShelterStatus.SUSPENDED.value: lazy_pgettext("shelter status", "Suspended"),
+    ShelterStatus.CLOSED.value: lazy_pgettext("shelter status", "Closed"),
+}
+SECURITY_LEVELS = {Security.STANDARD.value: _l("Standard"), Security.HIGH.value: _l("High")}
+SEXES = {Sex.FEMALE.value: _l("Female"), Sex.MALE.value: _l("Male")}
+AGE_BANDS = {Ages.ADULTS.value: _l("Adults"), Ages.MINORS.value: _l("Minors"), Ages.ALL.value: _l("Adults and minors")}
+RISKS = {Risk.LOW.value: _l("Low"), Risk.MEDIUM.value: _l("Medium"), Risk.HIGH.value: _l("High")}
+CASE_STATUSES = {
+    CaseStatus.IDENTIFIED.value: lazy_pgettext("case status", "Identified"),
+    CaseStatus.AWAITING_PLACEMENT.value: lazy_pgettext("case status", "Awaiting placement"),
+    CaseStatus.PLACED.value: lazy_pgettext("case status", "Placed"),
+    CaseStatus.DECLINED_SHELTER.value: lazy_pgettext("case status", "Declined shelter"),
+    CaseStatus.DISCHARGED.value: lazy_pgettext("case status", "Discharged"),
+}
+SERVICE_LABELS = {
+    "medical": _l("Medical care"),
+    "psychological": _l("Psychological support"),
+    "legal": _l("Legal aid"),
+    "interpretation": _l("Interpretation"),
+    "vocational": _l("Vocational training"),
+    "disability_access": _l("Disability access"),
+    "childcare": _l("Childcare"),
+    "education": _l("Education"),
+}
+EXPLOITATION_LABELS = {
+    "sexual": _l("Sexual exploitation"),
+    "labour": _l("Forced labour"),
+    "begging": _l("Forced begging"),
+    "criminal_activity": _l("Forced criminal activity"),
+    "forced_marriage": _l("Forced marriage"),
+    "other": _l("Other exploitation"),
+}
+# The label dicts by the names templates use: `{{ case.risk | shelter_label("risk") }}` (see shelters.views).
+LABELS: dict[str, dict[str, Any]] = {
+    "discharge_reason": DISCHARGE_REASONS, "resolution": RESOLUTIONS, "kind": SHELTER_KINDS,
+    "shelter_status": SHELTER_STATUSES, "security": SECURITY_LEVELS, "sex": SEXES, "ages": AGE_BANDS,
+    "risk": RISKS, "case_status": CASE_STATUSES, "service": SERVICE_LABELS, "exploitation": EXPLOITATION_LABELS,
+}
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -85,7 +145,7 @@ class ListField(StringField):
         if self.pattern is not None:
             bad = [v for v in self.data or [] if not self.pattern.match(v)]
             if bad:
-                raise ValidationError(f"not a two-letter code: {', '.join(bad[:5])}")
+                raise ValidationError(_("not a two-letter code: %(codes)s", codes=", ".join(bad[:5])))
 
 
 class Between(NumberRange):
@@ -102,7 +162,7 @@ class VersionField(IntegerField):
     widget = HiddenInput()
 
 
-def bed_count(label: str, high: int = MAX_BEDS, **kwargs: Any) -> IntegerField:
+def bed_count(label: Any, high: int = MAX_BEDS, **kwargs: Any) -> IntegerField:
     return IntegerField(label, validators=[InputRequired(), Between(0, high)],
                         render_kw={"inputmode": "numeric", "min": 0, "max": high}, **kwargs)
 
@@ -111,10 +171,10 @@ def bed_count(label: str, high: int = MAX_BEDS, **kwargs: Any) -> IntegerField:
 
 
 class AdmitForm(Form):
-    case_code = StringField("Case code", validators=[InputRequired(), Length(max=20)], filters=[_strip_upper],
+    case_code = StringField(_l("Case code"), validators=[InputRequired(), Length(max=20)], filters=[_strip_upper],
                             render_kw={"autocomplete": "off", "autocapitalize": "characters",
                                        "placeholder": "VOT-25-XXXXXX"})
-    admitted_at = DateTimeLocalField("Admitted at (UTC, leave empty for now)", validators=[Optional()],
+    admitted_at = DateTimeLocalField(_l("Admitted at (UTC, leave empty for now)"), validators=[Optional()],
                                      format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
 
     def admitted_at_utc(self) -> datetime | None:
@@ -124,49 +184,48 @@ class AdmitForm(Form):
 
 
 class DischargeForm(Form):
-    reason = SelectField("Reason", choices=choices(DISCHARGE_REASONS.items()), validators=[InputRequired()])
-    note = TextAreaField("Note (required for other)", validators=[Optional(), Length(max=1000)], filters=[_strip])
+    reason = SelectField(_l("Reason"), choices=_labelled(DISCHARGE_REASONS), validators=[InputRequired()])
+    note = TextAreaField(_l("Note (required for other)"), validators=[Optional(), Length(max=1000)], filters=[_strip])
 
 
 class CapacityForm(Form):
-    capacity = bed_count("Capacity (beds)")
-    out_of_service = bed_count("Beds out of service")
+    capacity = bed_count(_l("Capacity (beds)"))
+    out_of_service = bed_count(_l("Beds out of service"))
     version = VersionField(validators=[InputRequired(), Between(1)])
-    accept_overflow = BooleanField("Save anyway, reporting the overflow")
+    accept_overflow = BooleanField(_l("Save anyway, reporting the overflow"))
 
 
 class HeadcountForm(Form):
-    occupied = bed_count("Beds taken right now (residents and their children)")
+    occupied = bed_count(_l("Beds taken right now (residents and their children)"))
 
 
 # --- the shelter register ----------------------------------------------------------------------------------
 
 
 class ShelterForm(Form):
-    name = StringField("Name", validators=[InputRequired(), Length(max=200)], filters=[_strip])
-    kind = SelectField("Kind", choices=choices(SHELTER_KINDS.items()), default="ngo")
-    operator = SelectField("Operator", choices=choices([("", "(none)")]), default="")
-    region = StringField("Region", validators=[InputRequired(), Length(max=64)], filters=[_strip],
+    name = StringField(_l("Name"), validators=[InputRequired(), Length(max=200)], filters=[_strip])
+    kind = SelectField(_l("Kind"), choices=_labelled(SHELTER_KINDS), default="ngo")
+    operator = SelectField(_l("Operator"), choices=choices([("", _l("(none)"))]), default="")
+    region = StringField(_l("Region"), validators=[InputRequired(), Length(max=64)], filters=[_strip],
                          render_kw={"list": "regions"})
-    municipality = StringField("Municipality", validators=[Optional(), Length(max=64)], filters=[_strip])
-    lat = FloatField("Latitude", validators=[Optional(), Between(-90, 90)], render_kw={"inputmode": "decimal"})
-    lon = FloatField("Longitude", validators=[Optional(), Between(-180, 180)],
+    municipality = StringField(_l("Municipality"), validators=[Optional(), Length(max=64)], filters=[_strip])
+    lat = FloatField(_l("Latitude"), validators=[Optional(), Between(-90, 90)], render_kw={"inputmode": "decimal"})
+    lon = FloatField(_l("Longitude"), validators=[Optional(), Between(-180, 180)],
                      render_kw={"inputmode": "decimal"})
-    address = TextAreaField("Address (confidential)", validators=[Optional(), Length(max=500)], filters=[_strip])
-    capacity = bed_count("Capacity (beds)")
-    out_of_service = bed_count("Beds out of service", default=0)
-    sexes = MultiCheckboxField("Takes", choices=_labelled(Sex), default=[Sex.FEMALE.value])
-    ages = SelectField("Ages", choices=choices([(Ages.ADULTS.value, "Adults"), (Ages.MINORS.value, "Minors"),
-                                                (Ages.ALL.value, "Adults and minors")]))
-    children_capacity = bed_count("Beds for accompanying children", default=0)
-    services = MultiCheckboxField("Services", choices=_labelled(SERVICES))
-    languages = ListField("Languages", lower=True, pattern=LANGUAGE_CODE,
-                          description="ISO 639-1 codes separated by commas, e.g. sq, sr, en")
-    security = SelectField("Security level", choices=_labelled(Security))
-    status = SelectField("Status", choices=_labelled(ShelterStatus))
+    address = TextAreaField(_l("Address (confidential)"), validators=[Optional(), Length(max=500)], filters=[_strip])
+    capacity = bed_count(_l("Capacity (beds)"))
+    out_of_service = bed_count(_l("Beds out of service"), default=0)
+    sexes = MultiCheckboxField(_l("Takes"), choices=_labelled(SEXES), default=[Sex.FEMALE.value])
+    ages = SelectField(_l("Ages"), choices=_labelled(AGE_BANDS))
+    children_capacity = bed_count(_l("Beds for accompanying children"), default=0)
+    services = MultiCheckboxField(_l("Services"), choices=_labelled(SERVICE_LABELS))
+    languages = ListField(_l("Languages"), lower=True, pattern=LANGUAGE_CODE,
+                          description=_l("ISO 639-1 codes separated by commas, e.g. %(example)s", example="sq, sr, en"))
+    security = SelectField(_l("Security level"), choices=_labelled(SECURITY_LEVELS))
+    status = SelectField(_l("Status"), choices=_labelled(SHELTER_STATUSES))
 
     def set_operators(self, organisations: Iterable[tuple[str, str]]) -> None:
-        self.operator.choices = choices([("", "(none)"), *organisations])
+        self.operator.choices = choices([("", _l("(none)")), *organisations])
 
     def values(self) -> dict[str, Any]:
         """The shelter fields as shelters.services takes them (blank optional text is None)."""
@@ -192,43 +251,43 @@ class ShelterForm(Form):
 
 
 class NewShelterForm(ShelterForm):
-    code = StringField("Code", validators=[InputRequired(), Length(max=16)], filters=[_strip_upper],
-                       description="1-16 capitals, digits or dashes, e.g. PVPT",
+    code = StringField(_l("Code"), validators=[InputRequired(), Length(max=16)], filters=[_strip_upper],
+                       description=_l("1-16 capitals, digits or dashes, e.g. %(example)s", example="PVPT"),
                        render_kw={"autocapitalize": "characters"})
 
 
 class EditShelterForm(ShelterForm):
     version = VersionField(validators=[InputRequired(), Between(1)])
-    accept_overflow = BooleanField("Save anyway, reporting the overflow")
+    accept_overflow = BooleanField(_l("Save anyway, reporting the overflow"))
 
 
 # --- cases -------------------------------------------------------------------------------------------------
 
 
 class CaseForm(Form):
-    sex = SelectField("Sex", choices=_labelled(Sex))
-    age = IntegerField("Age (years, estimated if unknown)", validators=[InputRequired(), Between(0, 120)],
+    sex = SelectField(_l("Sex"), choices=_labelled(SEXES))
+    age = IntegerField(_l("Age (years, estimated if unknown)"), validators=[InputRequired(), Between(0, 120)],
                        render_kw={"inputmode": "numeric", "min": 0, "max": 120})
-    nationality = StringField("Nationality", validators=[InputRequired(), Regexp(r"^[A-Z]{2}$",
-                              message="a two-letter ISO 3166 code such as AL or MD")],
-                              filters=[_strip_upper], description="ISO 3166 code, e.g. MD",
+    nationality = StringField(_l("Nationality"), validators=[InputRequired(), Regexp(r"^[A-Z]{2}$",
+                              message=_l("a two-letter ISO 3166 code such as %(examples)s", examples="AL, MD"))],
+                              filters=[_strip_upper], description=_l("ISO 3166 code, e.g. %(example)s", example="MD"),
                               render_kw={"autocapitalize": "characters", "maxlength": 2})
-    languages = ListField("Languages", lower=True, pattern=LANGUAGE_CODE,
-                          description="ISO 639-1 codes separated by commas, e.g. ro, ru")
-    exploitation = MultiCheckboxField("Forms of exploitation", choices=_labelled(EXPLOITATION_FORMS))
-    needs = MultiCheckboxField("Needs (services required)", choices=_labelled(SERVICES))
-    children = IntegerField("Accompanying children", default=0,
+    languages = ListField(_l("Languages"), lower=True, pattern=LANGUAGE_CODE,
+                          description=_l("ISO 639-1 codes separated by commas, e.g. %(example)s", example="ro, ru"))
+    exploitation = MultiCheckboxField(_l("Forms of exploitation"), choices=_labelled(EXPLOITATION_LABELS))
+    needs = MultiCheckboxField(_l("Needs (services required)"), choices=_labelled(SERVICE_LABELS))
+    children = IntegerField(_l("Accompanying children"), default=0,
                             validators=[Optional(), Between(0, MAX_CHILDREN)],
                             render_kw={"inputmode": "numeric", "min": 0, "max": MAX_CHILDREN})
-    risk = SelectField("Risk level", choices=_labelled(Risk), default=Risk.MEDIUM.value)
-    trafficker_regions = ListField("Regions linked to the traffickers", description="separated by commas")
-    region = StringField("Region where the victim is now", validators=[Optional(), Length(max=64)],
+    risk = SelectField(_l("Risk level"), choices=_labelled(RISKS), default=Risk.MEDIUM.value)
+    trafficker_regions = ListField(_l("Regions linked to the traffickers"), description=_l("separated by commas"))
+    region = StringField(_l("Region where the victim is now"), validators=[Optional(), Length(max=64)],
                          filters=[_strip], render_kw={"list": "regions"})
-    identified_on = DateField("Identified on (leave empty for today)", validators=[Optional()])
+    identified_on = DateField(_l("Identified on (leave empty for today)"), validators=[Optional()])
     identifying_details = TextAreaField(
-        "Identifying details (optional)", validators=[Optional(), Length(max=2000)], filters=[_strip],
-        description="Only if the secretariat must keep them, e.g. a document number. Never a name here or "
-                    "anywhere else. Encrypted; shown to the secretariat only.")
+        _l("Identifying details (optional)"), validators=[Optional(), Length(max=2000)], filters=[_strip],
+        description=_l("Only if the secretariat must keep them, e.g. a document number. Never a name here or "
+                       "anywhere else. Encrypted; shown to the secretariat only."))
 
     def values(self) -> dict[str, Any]:
         """The pseudonymous profile as shelters.services.create_case takes it."""

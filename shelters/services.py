@@ -21,7 +21,16 @@ from sqlalchemy.orm import Session
 
 from accounts import audit
 from accounts.models import Organisation, User
-from errors import AlreadyDone, Conflict, Invalid, NotFound, ShelterFull, ShelterNotOpen, StaleVersion
+from errors import (
+    AlreadyDone,
+    Conflict,
+    Invalid,
+    NotFound,
+    ShelterFull,
+    ShelterNotOpen,
+    StaleVersion,
+)
+from i18n import lazy_gettext as _l
 from shelters import figures
 from shelters.models import (
     SERVICES,
@@ -47,6 +56,26 @@ COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 MAX_BEDS = 10_000
 MAX_CHILDREN = 20
 MAX_IDENTIFYING_DETAILS = 2000
+
+
+# The fields a refusal names, as pages say them; in English the API's own field names.
+# Translators: each of these is a field's name inside a sentence ("note is required").
+FIELD_NAMES = {
+    "name": _l("name"), "kind": _l("kind"), "region": _l("region"), "municipality": _l("municipality"),
+    "lat": _l("lat"), "lon": _l("lon"), "address": _l("address"), "capacity": _l("capacity"),
+    "out_of_service": _l("out_of_service"), "sexes": _l("sexes"), "ages": _l("ages"),
+    "children_capacity": _l("children_capacity"), "services": _l("services"), "languages": _l("languages"),
+    "security": _l("security"), "status": _l("status"), "operator": _l("operator"), "note": _l("note"),
+    "sex": _l("sex"), "age": _l("age"), "birth_year": _l("birth_year"), "exploitation": _l("exploitation"),
+    "needs": _l("needs"), "children": _l("children"), "risk": _l("risk"),
+    "trafficker_regions": _l("trafficker_regions"), "identifying_details": _l("identifying_details"),
+    "occupied": _l("occupied"),
+}
+
+
+def _field(name: str) -> Any:
+    return FIELD_NAMES.get(name, name)
+
 
 SHELTER_FIELDS = (
     "name", "kind", "region", "municipality", "lat", "lon", "address", "capacity", "out_of_service", "sexes",
@@ -96,7 +125,7 @@ def region_totals(views: Sequence[ShelterView]) -> list[RegionTotals]:
 def get_shelter(session: Session, code: str) -> Shelter:
     shelter = session.scalar(select(Shelter).where(Shelter.code == code))
     if shelter is None:
-        raise NotFound(f"no shelter {code}", fields={"shelter": "unknown"})
+        raise NotFound(_l("no shelter %(code)s", code=code), fields={"shelter": "unknown"})
     return shelter
 
 
@@ -105,7 +134,7 @@ def get_shelters(session: Session, codes: Sequence[str]) -> list[Shelter]:
     found = {s.code: s for s in session.scalars(select(Shelter).where(Shelter.code.in_(list(codes))))}
     missing = [c for c in codes if c not in found]
     if missing:
-        raise Invalid(f"unknown shelter {', '.join(missing)}", fields={"shelters": "unknown"})
+        raise Invalid(_l("unknown shelter %(codes)s", codes=", ".join(missing)), fields={"shelters": "unknown"})
     return [found[c] for c in codes]
 
 
@@ -138,7 +167,7 @@ def residents(session: Session, shelter: Shelter) -> list[Stay]:
 def get_case(session: Session, code: str) -> Case:
     case = session.scalar(select(Case).where(Case.code == code))
     if case is None:
-        raise NotFound(f"no case {code}", fields={"case_code": "unknown"})
+        raise NotFound(_l("no case %(code)s", code=code), fields={"case_code": "unknown"})
     return case
 
 
@@ -149,7 +178,7 @@ def open_stay(session: Session, case: Case) -> Stay | None:
 def get_stay(session: Session, stay_id: int) -> Stay:
     stay = session.get(Stay, stay_id)
     if stay is None:
-        raise NotFound(f"no stay {stay_id}", fields={"stay": "unknown"})
+        raise NotFound(_l("no stay %(stay)s", stay=stay_id), fields={"stay": "unknown"})
     return stay
 
 
@@ -158,35 +187,40 @@ def get_stay(session: Session, stay_id: int) -> Stay:
 
 def _check_list(name: str, values: Any, allowed: Sequence[str] | None = None, pattern: re.Pattern | None = None) -> list[str]:
     if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
-        raise Invalid(f"{name} must be a list of codes", fields={name: "list of strings"})
+        raise Invalid(_l("%(field)s must be a list of codes", field=_field(name)), fields={name: "list of strings"})
     out = list(dict.fromkeys(values))
     bad = [v for v in out if (allowed is not None and v not in allowed) or (pattern and not pattern.match(v))]
     if bad:
-        raise Invalid(f"unknown {name}: {', '.join(bad[:5])}", fields={name: "unknown value"})
+        raise Invalid(_l("unknown %(field)s: %(values)s", field=_field(name), values=", ".join(bad[:5])),
+                      fields={name: "unknown value"})
     return out
 
 
 def _check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     if value not in allowed:
-        raise Invalid(f"{name} must be one of {', '.join(allowed)}", fields={name: "unknown value"})
+        raise Invalid(_l("%(field)s must be one of %(values)s", field=_field(name), values=", ".join(allowed)),
+                      fields={name: "unknown value"})
     return value
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise Invalid(f"{name} must be a whole number from {low} to {high}", fields={name: f"{low}..{high}"})
+        raise Invalid(_l("%(field)s must be a whole number from %(low)s to %(high)s", field=_field(name), low=low,
+                         high=high), fields={name: f"{low}..{high}"})
     return value
 
 
 def _check_text(name: str, value: Any, max_length: int, required: bool = True) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise Invalid(f"{name} is required", fields={name: "required"})
+            raise Invalid(_l("%(field)s is required", field=_field(name)), fields={name: "required"})
         return None
     if not isinstance(value, str) or len(value) > max_length:
-        raise Invalid(f"{name} must be text of at most {max_length} characters", fields={name: f"<= {max_length}"})
+        raise Invalid(_l("%(field)s must be text of at most %(max)s characters", field=_field(name), max=max_length),
+                      fields={name: f"<= {max_length}"})
     if "\x00" in value or not _is_utf8(value):  # JSON can carry both; UTF-8 and PostgreSQL text cannot
-        raise Invalid(f"{name} holds characters that are not text", fields={name: "invalid characters"})
+        raise Invalid(_l("%(field)s holds characters that are not text", field=_field(name)),
+                      fields={name: "invalid characters"})
     return value.strip()
 
 
@@ -201,7 +235,8 @@ def _is_utf8(value: str) -> bool:
 def _clean_shelter_values(session: Session, values: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(values) - set(SHELTER_FIELDS)
     if unknown:
-        raise Invalid(f"unknown field {', '.join(sorted(unknown))}", fields={f: "unknown field" for f in unknown})
+        raise Invalid(_l("unknown field %(fields)s", fields=", ".join(sorted(unknown))),
+                      fields={f: "unknown field" for f in unknown})
     clean: dict[str, Any] = {}
     for key, value in values.items():
         match key:
@@ -219,7 +254,8 @@ def _clean_shelter_values(session: Session, values: Mapping[str, Any]) -> dict[s
                 limit = 90 if key == "lat" else 180
                 if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                          or not -limit <= value <= limit):
-                    raise Invalid(f"{key} must be a number from -{limit} to {limit}", fields={key: "out of range"})
+                    raise Invalid(_l("%(field)s must be a number from -%(limit)s to %(limit)s", field=_field(key),
+                                     limit=limit), fields={key: "out of range"})
                 clean[key] = None if value is None else float(value)
             case "capacity" | "out_of_service":
                 clean[key] = _check_int(key, value, 0, MAX_BEDS)
@@ -228,7 +264,7 @@ def _clean_shelter_values(session: Session, values: Mapping[str, Any]) -> dict[s
             case "sexes":
                 clean[key] = _check_list(key, value, tuple(Sex))
                 if not clean[key]:
-                    raise Invalid("a shelter takes at least one sex", fields={key: "empty"})
+                    raise Invalid(_l("a shelter takes at least one sex"), fields={key: "empty"})
             case "ages":
                 clean[key] = _check_choice(key, value, tuple(Ages))
             case "services":
@@ -245,7 +281,7 @@ def _clean_shelter_values(session: Session, values: Mapping[str, Any]) -> dict[s
                 else:
                     org = session.scalar(select(Organisation).where(Organisation.code == value))
                     if org is None:
-                        raise Invalid(f"unknown organisation {value}", fields={"operator": "unknown"})
+                        raise Invalid(_l("unknown organisation %(code)s", code=value), fields={"operator": "unknown"})
                     clean["operator"] = org
     return clean
 
@@ -253,15 +289,15 @@ def _clean_shelter_values(session: Session, values: Mapping[str, Any]) -> dict[s
 def create_shelter(session: Session, actor: User | None, now: datetime, code: str, values: Mapping[str, Any]) -> Shelter:
     """Register a shelter. Raises Invalid for bad values, Conflict when the code is taken."""
     if not isinstance(code, str) or not SHELTER_CODE.match(code):
-        raise Invalid("code must be 1-16 capitals, digits or dashes", fields={"code": "invalid"})
+        raise Invalid(_l("code must be 1-16 capitals, digits or dashes"), fields={"code": "invalid"})
     for required in ("name", "region", "capacity"):
         if required not in values:
-            raise Invalid(f"{required} is required", fields={required: "required"})
+            raise Invalid(_l("%(field)s is required", field=_field(required)), fields={required: "required"})
     clean = _clean_shelter_values(session, values)
     if clean.get("out_of_service", 0) > clean["capacity"]:
-        raise Invalid("out_of_service cannot exceed capacity", fields={"out_of_service": "above capacity"})
+        raise Invalid(_l("out_of_service cannot exceed capacity"), fields={"out_of_service": "above capacity"})
     if session.scalar(select(Shelter.id).where(Shelter.code == code)):
-        raise Conflict(f"shelter {code} exists already", code="duplicate", fields={"code": "taken"})
+        raise Conflict(_l("shelter %(code)s exists already", code=code), code="duplicate", fields={"code": "taken"})
     shelter = Shelter(code=code, **clean)
     session.add(shelter)
     session.flush()
@@ -298,8 +334,8 @@ def update_shelter(
     locked = _lock_shelter(session, shelter)
     if expected_version != locked.version:
         raise StaleVersion(
-            f"shelter {locked.code} was changed by someone else (version {locked.version}, yours {expected_version}); "
-            "reload and try again",
+            _l("shelter %(code)s was changed by someone else (version %(current)s, yours %(yours)s); "
+               "reload and try again", code=locked.code, current=locked.version, yours=expected_version),
             fields={"version": "stale"},
             details={"current_version": locked.version},
         )
@@ -307,14 +343,14 @@ def update_shelter(
     capacity = clean.get("capacity", locked.capacity)
     out_of_service = clean.get("out_of_service", locked.out_of_service)
     if out_of_service > capacity:
-        raise Invalid("out_of_service cannot exceed capacity", fields={"out_of_service": "above capacity"})
+        raise Invalid(_l("out_of_service cannot exceed capacity"), fields={"out_of_service": "above capacity"})
     occ = figures.occupancy(session, now, [locked.id]).get(locked.id, figures.Occupancy())
     overflow = max(0, occ.occupied - (capacity - out_of_service))
     capacity_changed = (capacity, out_of_service) != (locked.capacity, locked.out_of_service)
     if capacity_changed and overflow and not accept_overflow:
         raise Conflict(
-            f"{occ.occupied} beds are taken but only {capacity - out_of_service} would be usable; "
-            "confirm the overflow to save",
+            _l("%(occupied)s beds are taken but only %(usable)s would be usable; confirm the overflow to save",
+               occupied=occ.occupied, usable=capacity - out_of_service),
             code="capacity_below_occupancy",
             fields={"capacity": "below occupancy"},
             details={"occupied": occ.occupied, "usable": capacity - out_of_service, "overflow": overflow},
@@ -332,10 +368,17 @@ def update_shelter(
 
 
 def _full(shelter: Shelter, occ: figures.Occupancy, free: int, beds: int) -> ShelterFull:
-    message = (f"no free bed: {occ.occupied + occ.reserved} of {shelter.usable} taken" if free <= 0
-               else f"not enough free beds: {free} free, {beds} needed")
+    message = (_l("no free bed: %(taken)s of %(usable)s taken", taken=occ.occupied + occ.reserved,
+                  usable=shelter.usable) if free <= 0
+               else _l("not enough free beds: %(free)s free, %(needed)s needed", free=free, needed=beds))
     return ShelterFull(message, fields={"shelter": "full"}, details={
         "usable": shelter.usable, "occupied": occ.occupied, "reserved": occ.reserved, "needed": beds})
+
+
+def _not_open(shelter: Shelter) -> ShelterNotOpen:
+    message = (_l("shelter %(code)s is suspended", code=shelter.code) if shelter.status == ShelterStatus.SUSPENDED
+               else _l("shelter %(code)s is closed", code=shelter.code))
+    return ShelterNotOpen(message, fields={"shelter": shelter.status})
 
 
 def _lock_shelter(session: Session, shelter: Shelter) -> Shelter:
@@ -354,7 +397,7 @@ def _new_case_code(session: Session, now: datetime) -> str:
         code = f"VOT-{now:%y}-" + "".join(secrets.choice(CASE_CODE_ALPHABET) for _ in range(6))
         if not session.scalar(select(Case.id).where(Case.code == code)):
             return code
-    raise Conflict("could not allocate a case code; try again", code="busy")
+    raise Conflict(_l("could not allocate a case code; try again"), code="busy")
 
 
 def create_case(session: Session, actor: User | None, now: datetime, values: Mapping[str, Any]) -> Case:
@@ -364,21 +407,22 @@ def create_case(session: Session, actor: User | None, now: datetime, values: Map
     """
     identified_on = values.get("identified_on") or now.date()
     if not isinstance(identified_on, date) or isinstance(identified_on, datetime):
-        raise Invalid("identified_on must be a date", fields={"identified_on": "date"})
+        raise Invalid(_l("identified_on must be a date"), fields={"identified_on": "date"})
     if identified_on > now.date():
-        raise Invalid("identified_on cannot be in the future", fields={"identified_on": "in the future"})
+        raise Invalid(_l("identified_on cannot be in the future"), fields={"identified_on": "in the future"})
     if identified_on.year < 1990:
-        raise Invalid("identified_on is too far in the past", fields={"identified_on": "before 1990"})
+        raise Invalid(_l("identified_on is too far in the past"), fields={"identified_on": "before 1990"})
     age, birth_year = values.get("age"), values.get("birth_year")
     if (age is None) == (birth_year is None):
-        raise Invalid("give either age or birth_year", fields={"age": "age or birth_year", "birth_year": "age or birth_year"})
+        raise Invalid(_l("give either age or birth_year"), fields={"age": "age or birth_year", "birth_year": "age or birth_year"})
     if age is not None:
         birth_year = identified_on.year - _check_int("age", age, 0, 120)
     else:
         _check_int("birth_year", birth_year, identified_on.year - 120, identified_on.year)
     nationality = values.get("nationality")
     if not isinstance(nationality, str) or not COUNTRY_CODE.match(nationality):
-        raise Invalid("nationality must be an ISO 3166 alpha-2 code such as AL or MD", fields={"nationality": "invalid"})
+        raise Invalid(_l("nationality must be an ISO 3166 alpha-2 code such as AL or MD"),
+                      fields={"nationality": "invalid"})
     case = Case(
         code=_new_case_code(session, now),
         sex=_check_choice("sex", values.get("sex"), tuple(Sex)),
@@ -440,20 +484,21 @@ def admit_case(
     """
     admitted_at = admitted_at or now
     if admitted_at > now:
-        raise Invalid("admitted_at cannot be in the future", fields={"admitted_at": "in the future"})
+        raise Invalid(_l("admitted_at cannot be in the future"), fields={"admitted_at": "in the future"})
     locked = _lock_shelter(session, shelter)
     if locked.status != ShelterStatus.OPEN:
-        raise ShelterNotOpen(f"shelter {locked.code} is {locked.status}", fields={"shelter": locked.status})
+        raise _not_open(locked)
     current = open_stay(session, case)
     if current is not None:
-        raise AlreadyDone(f"case {case.code} is already staying in a shelter", code="case_already_placed",
+        raise AlreadyDone(_l("case %(code)s is already staying in a shelter", code=case.code),
+                          code="case_already_placed",
                           fields={"case_code": "has an open stay"})
     beds = 1 + case.children
     occ = figures.occupancy(session, now, [locked.id]).get(locked.id, figures.Occupancy())
     held_for_us = 0
     if reservation is not None:
         if reservation.shelter_id != locked.id or reservation.released_at is not None or reservation.held_until <= now:
-            raise Conflict("the reservation is not live at this shelter", code="reservation_not_live")
+            raise Conflict(_l("the reservation is not live at this shelter"), code="reservation_not_live")
         held_for_us = reservation.beds
     free = locked.usable - occ.occupied - (occ.reserved - held_for_us)
     if free < beds:
@@ -468,7 +513,8 @@ def admit_case(
     try:
         session.flush()
     except IntegrityError as exc:  # the one-open-stay index caught a concurrent admission
-        raise AlreadyDone(f"case {case.code} is already staying in a shelter", code="case_already_placed",
+        raise AlreadyDone(_l("case %(code)s is already staying in a shelter", code=case.code),
+                          code="case_already_placed",
                           fields={"case_code": "has an open stay"}) from exc
     audit.record(session, actor=actor, action="stay.admit", object_type="case", object_id=case.code, now=now,
                  detail={"shelter": locked.code, "stay": stay.id, "beds": beds})
@@ -490,17 +536,18 @@ def discharge_stay(
     and AlreadyDone when the stay is closed already.
     """
     if reason not in set(DischargeReason):
-        raise Invalid(f"reason must be one of {', '.join(DischargeReason)}", fields={"reason": "unknown"})
+        raise Invalid(_l("reason must be one of %(values)s", values=", ".join(DischargeReason)),
+                      fields={"reason": "unknown"})
     note = _check_text("note", note, 1000, required=reason == DischargeReason.OTHER)
     discharged_at = discharged_at or now
     if discharged_at > now:
-        raise Invalid("discharged_at cannot be in the future", fields={"discharged_at": "in the future"})
+        raise Invalid(_l("discharged_at cannot be in the future"), fields={"discharged_at": "in the future"})
     _lock_shelter(session, stay.shelter)
     session.refresh(stay)
     if stay.discharged_at is not None:
-        raise AlreadyDone(f"stay {stay.id} was discharged already", fields={"stay": "discharged"})
+        raise AlreadyDone(_l("stay %(stay)s was discharged already", stay=stay.id), fields={"stay": "discharged"})
     if discharged_at < stay.admitted_at:
-        raise Invalid("discharged_at is before the admission", fields={"discharged_at": "before admission"})
+        raise Invalid(_l("discharged_at is before the admission"), fields={"discharged_at": "before admission"})
     stay.discharged_at = discharged_at
     stay.discharge_reason = reason
     stay.discharge_note = note
@@ -555,7 +602,7 @@ def hold_beds(session: Session, actor: User | None, now: datetime, shelter: Shel
     """
     locked = _lock_shelter(session, shelter)
     if locked.status != ShelterStatus.OPEN:
-        raise ShelterNotOpen(f"shelter {locked.code} is {locked.status}", fields={"shelter": locked.status})
+        raise _not_open(locked)
     occ = figures.occupancy(session, now, [locked.id]).get(locked.id, figures.Occupancy())
     free = figures.available_beds(locked.usable, occ)
     if free < beds:

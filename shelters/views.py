@@ -8,7 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from babel import Locale
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -19,10 +22,11 @@ from accounts.permissions import ALL_ROLES, roles_required
 from database import utcnow
 from errors import DomainError, NotAllowed, NotFound, StaleVersion
 from extensions import db
+from i18n import lazy_gettext as _l
 from shelters import permissions, services
 from shelters.forms import (
-    DISCHARGE_REASONS,
-    SHELTER_KINDS,
+    LABELS,
+    RESOLUTIONS,
     AdmitForm,
     CapacityForm,
     CaseForm,
@@ -57,6 +61,32 @@ def _known_regions() -> list[str]:
 @bp.app_template_filter("humanise")
 def _humanise(value: str | None) -> str:
     return "" if not value else value.replace("_", " ")
+
+
+@bp.app_template_filter("shelter_label")
+def shelter_label(value: str | None, kind: str) -> str:
+    """What people read for a stored code: `{{ case.risk | shelter_label("risk") }}` (kinds: forms.LABELS)."""
+    if not value:
+        return ""
+    return str(LABELS[kind].get(value, value.replace("_", " ")))
+
+
+@bp.app_template_filter("language_name")
+def language_name(code: str | None) -> str:
+    """An ISO 639-1 code as the language's name in the page's language ("ro" -> "rumanisht"), else the code."""
+    if not code:
+        return ""
+    locale = get_locale() or Locale("en")
+    return locale.languages.get(code, code)
+
+
+@bp.app_template_filter("country_name")
+def country_name(code: str | None) -> str:
+    """An ISO 3166 code as the country's name in the page's language ("MD" -> "Moldova"), else the code."""
+    if not code:
+        return ""
+    locale = get_locale() or Locale("en")
+    return locale.territories.get(code, code)
 
 
 def _user() -> User:
@@ -107,11 +137,11 @@ def bed_cells(view: services.ShelterView) -> list[BedCell] | None:
     if s.capacity + over > MAX_BED_SQUARES:
         return None
     return (
-        [BedCell("occupied", "occupied")] * occupied_in
-        + [BedCell("held", "held for a placement")] * held_in
-        + [BedCell("free", "free")] * view.available
-        + [BedCell("out", "out of service")] * s.out_of_service
-        + [BedCell("over", "taken beyond usable capacity")] * over
+        [BedCell("occupied", _("occupied"))] * occupied_in
+        + [BedCell("held", _("held for a placement"))] * held_in
+        + [BedCell("free", _("free"))] * view.available
+        + [BedCell("out", _("out of service"))] * s.out_of_service
+        + [BedCell("over", _("taken beyond usable capacity"))] * over
     )
 
 
@@ -158,7 +188,6 @@ def _board(
                         if permissions.can_confirm_headcount(user, shelter) else None),
         can_edit=set(services.SHELTER_FIELDS) <= editable,
         overflow=overflow,
-        kinds=SHELTER_KINDS,
         panels=panels,
     )
     db.session.commit()  # the audit entries of this read
@@ -173,12 +202,21 @@ def _refused(shelter: Shelter, error: DomainError, **forms: Any) -> tuple[str, i
             form = form[1]
         if hasattr(form, "refuse"):
             form.refuse(error)
-    flash(error.message, "error")
+    flash(str(error.message), "error")
     return _board(shelter, status=error.status, **forms)
 
 
+# What was not saved, when a board form fails its checks.
+NOT_SAVED = {
+    "admission": _l("The admission was not saved: check the highlighted fields."),
+    "discharge": _l("The discharge was not saved: check the highlighted fields."),
+    "capacity": _l("The capacity was not saved: check the highlighted fields."),
+    "headcount": _l("The headcount was not saved: check the highlighted fields."),
+}
+
+
 def _invalid(shelter: Shelter, what: str, **forms: Any) -> tuple[str, int]:
-    flash(f"{what} was not saved: check the highlighted fields.", "error")
+    flash(str(NOT_SAVED[what]), "error")
     return _board(shelter, status=422, **forms)
 
 
@@ -186,7 +224,7 @@ def _invalid(shelter: Shelter, what: str, **forms: Any) -> tuple[str, int]:
 @roles_required(*ALL_ROLES)
 def board(code: str) -> Any:
     if not permissions.can_list_shelters(_user()):
-        raise NotAllowed("partners see figures by region only")
+        raise NotAllowed(_l("partners see figures by region only"))
     return _board(services.get_shelter(db.session, code))
 
 
@@ -196,17 +234,18 @@ def admit(code: str) -> Any:
     user = _user()
     shelter = services.get_shelter(db.session, code)
     if not permissions.can_admit(user, shelter):
-        raise NotFound(f"no shelter {code}")
+        raise NotFound(_l("no shelter %(code)s", code=code))
     form = AdmitForm()
     if not form.validate():
-        return _invalid(shelter, "The admission", admit=form)
+        return _invalid(shelter, "admission", admit=form)
     try:
         case = services.get_case(db.session, form.case_code.data)
         stay = services.admit_case(db.session, user, utcnow(), shelter, case, form.admitted_at_utc())
         db.session.commit()
     except DomainError as error:
         return _refused(shelter, error, admit=form)
-    flash(f"Case {stay.case.code} admitted ({stay.beds} {'bed' if stay.beds == 1 else 'beds'}).", "success")
+    flash(ngettext("Case %(code)s admitted (%(num)d bed).", "Case %(code)s admitted (%(num)d beds).", stay.beds,
+                   code=stay.case.code), "success")
     return _to_board(shelter)
 
 
@@ -218,14 +257,14 @@ def discharge(stay_id: int) -> Any:
     shelter = stay.shelter
     form = DischargeForm()
     if not form.validate():
-        return _invalid(shelter, "The discharge", discharge=(stay.id, form))
+        return _invalid(shelter, "discharge", discharge=(stay.id, form))
     try:
         services.discharge_stay(db.session, user, utcnow(), stay, form.reason.data, form.note.data or None)
         db.session.commit()
     except DomainError as error:
         return _refused(shelter, error, discharge=(stay.id, form))
-    reason = DISCHARGE_REASONS[form.reason.data].lower()
-    flash(f"Case {stay.case.code} discharged: {reason}.", "success")
+    flash(_("Case %(code)s discharged: %(outcome)s.", code=stay.case.code, outcome=RESOLUTIONS[form.reason.data]),
+          "success")
     return _to_board(shelter)
 
 
@@ -235,10 +274,10 @@ def capacity(code: str) -> Any:
     user = _user()
     shelter = services.get_shelter(db.session, code)
     if not services.CAPACITY_FIELDS <= permissions.editable_fields(user, shelter):
-        raise NotFound(f"no shelter {code}")  # only a manager of another shelter gets this far
+        raise NotFound(_l("no shelter %(code)s", code=code))  # only a manager of another shelter gets this far
     form = CapacityForm()
     if not form.validate():
-        return _invalid(shelter, "The capacity", capacity=form)
+        return _invalid(shelter, "capacity", capacity=form)
     try:
         result = services.update_shelter(
             db.session, user, utcnow(), shelter, form.version.data,
@@ -252,12 +291,13 @@ def capacity(code: str) -> Any:
         overflow = error.details if error.code == "capacity_below_occupancy" else None
         return _refused(shelter, error, capacity=form, overflow=overflow)
     if result.overflow:
-        flash(f"Capacity saved. {result.overflow} {'bed is' if result.overflow == 1 else 'beds are'} taken "
-              "beyond the usable capacity: the overflow is reported.", "warning")
+        flash(ngettext("Capacity saved. %(num)d bed is taken beyond the usable capacity: the overflow is reported.",
+                       "Capacity saved. %(num)d beds are taken beyond the usable capacity: the overflow is reported.",
+                       result.overflow), "warning")
     elif result.changed:
-        flash("Capacity saved.", "success")
+        flash(_("Capacity saved."), "success")
     else:
-        flash("Nothing changed.", "info")
+        flash(_("Nothing changed."), "info")
     return _to_board(shelter)
 
 
@@ -267,23 +307,27 @@ def headcount(code: str) -> Any:
     user = _user()
     shelter = services.get_shelter(db.session, code)
     if not permissions.can_confirm_headcount(user, shelter):
-        raise NotFound(f"no shelter {code}")
+        raise NotFound(_l("no shelter %(code)s", code=code))
     form = HeadcountForm()
     if not form.validate():
-        return _invalid(shelter, "The headcount", headcount=form)
+        return _invalid(shelter, "headcount", headcount=form)
     try:
         count = services.confirm_headcount(db.session, user, utcnow(), shelter, form.occupied.data)
         db.session.commit()  # a mismatch is recorded too
     except DomainError as error:
         return _refused(shelter, error, headcount=form)
     if not count.matches:
-        message = (f"You counted {count.reported} beds taken, the records say {count.recorded}. "
-                   "The count is recorded but not confirmed: admit or discharge to correct the records, "
-                   "then confirm again.")
-        form.occupied.errors = [f"disagrees with the records ({count.recorded})"]
+        message = ngettext(
+            "You counted %(num)d bed taken, the records say %(recorded)d. The count is recorded but not confirmed: "
+            "admit or discharge to correct the records, then confirm again.",
+            "You counted %(num)d beds taken, the records say %(recorded)d. The count is recorded but not confirmed: "
+            "admit or discharge to correct the records, then confirm again.",
+            count.reported, recorded=count.recorded)
+        form.occupied.errors = [_("disagrees with the records (%(recorded)d)", recorded=count.recorded)]
         flash(message, "error")
         return _board(shelter, status=409, headcount=form)
-    flash(f"Headcount confirmed: {count.reported} beds taken.", "success")
+    flash(ngettext("Headcount confirmed: %(num)d bed taken.", "Headcount confirmed: %(num)d beds taken.",
+                   count.reported), "success")
     return _to_board(shelter)
 
 
@@ -322,9 +366,9 @@ def new_shelter() -> Any:
     except DomainError as error:
         db.session.rollback()
         form.refuse(error)
-        flash(error.message, "error")
+        flash(str(error.message), "error")
         return _shelter_form_page(form, None, error.status)
-    flash(f"Shelter {shelter.code} registered.", "success")
+    flash(_("Shelter %(code)s registered.", code=shelter.code), "success")
     return _to_board(shelter)
 
 
@@ -345,21 +389,24 @@ def edit_shelter(code: str) -> Any:
         db.session.commit()
     except StaleVersion as error:
         db.session.rollback()
-        flash(error.message, "error")
+        flash(str(error.message), "error")
         fresh = {"operator": shelter.operator.code if shelter.operator else ""}
         return _shelter_form_page(_with_operators(EditShelterForm(formdata=None, obj=shelter, data=fresh)),
                                   shelter, error.status)
     except DomainError as error:
         db.session.rollback()
         form.refuse(error)
-        flash(error.message, "error")
+        flash(str(error.message), "error")
         overflow = error.details if error.code == "capacity_below_occupancy" else None
         return _shelter_form_page(form, shelter, error.status, overflow)
     if result.overflow:
-        flash(f"Saved. {result.overflow} {'bed is' if result.overflow == 1 else 'beds are'} taken beyond the "
-              "usable capacity: the overflow is reported.", "warning")
+        flash(ngettext("Saved. %(num)d bed is taken beyond the usable capacity: the overflow is reported.",
+                       "Saved. %(num)d beds are taken beyond the usable capacity: the overflow is reported.",
+                       result.overflow), "warning")
+    elif result.changed:
+        flash(_("Saved."), "success")
     else:
-        flash("Saved." if result.changed else "Nothing changed.", "success" if result.changed else "info")
+        flash(_("Nothing changed."), "info")
     return _to_board(shelter)
 
 
@@ -384,9 +431,9 @@ def new_case() -> Any:
     except DomainError as error:
         db.session.rollback()
         form.refuse(error)
-        flash(error.message, "error")
+        flash(str(error.message), "error")
         return _case_form_page(form, error.status)
-    flash(f"Case {case.code} recorded. Use this code, never a name, when you ask for a bed.", "success")
+    flash(_("Case %(code)s recorded. Use this code, never a name, when you ask for a bed.", code=case.code), "success")
     return redirect(url_for("shelters.case", code=case.code))
 
 

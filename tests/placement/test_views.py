@@ -158,7 +158,7 @@ def test_the_manager_accepts_and_admits_from_the_board_and_the_figures_follow(cl
     assert placement(reserved.id).status == "admitted"
     # The manager's request page shows the profile and the whole timeline.
     html = body(client.get(f"/placements/{reserved.id}"))
-    assert "<dt>Children</dt><dd>1</dd>" in html and "accepted → <strong>admitted</strong>" in html
+    assert "<dt>Children</dt><dd>1</dd>" in html and "Accepted → <strong>Admitted</strong>" in html
 
 
 def test_the_board_panel_is_the_managers_only(client, pages, make, officer, reserved, pvpt):

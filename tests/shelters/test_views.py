@@ -465,3 +465,40 @@ def test_who_sees_a_case(client, pages, make, pvpt, manager):
     switch_to(pages, make.user("police"))
     assert client.get(f"/cases/{code}").status_code == 404
     assert client.get("/cases/VOT-00-NOPE22").status_code == 404
+
+
+# --- the page's language -----------------------------------------------------------------------------------
+
+
+def test_refusals_read_in_the_pages_language_and_in_english_through_the_api(client, pages, make, pvpt, manager,
+                                                                             api_as):
+    pages.login(manager.username)
+    pages.post("/language", {"language": "sq"})
+    unknown = pages.post("/shelters/PVPT/admit", {"case_code": "VOT-00-NOPE22"})
+    assert unknown.status_code == 404
+    assert "nuk ka rast VOT-00-NOPE22" in body(unknown) and "no case" not in body(unknown)
+    refused = pages.post(f"/stays/{make.stay(pvpt).id}/discharge", {"reason": "other"})
+    assert refused.status_code == 422 and "shënimi është e detyrueshme" in body(refused)
+    api = api_as(manager)
+    answer = api.post("/shelters/PVPT/stays", json={"case_code": "VOT-00-NOPE22"})  # the manager chose sq
+    assert answer.status_code == 404 and answer.get_json()["error"]["message"] == "no case VOT-00-NOPE22"
+
+
+def test_a_refusal_shows_what_was_typed_as_text(client, pages, make, pvpt, manager):
+    pages.login(manager.username)
+    response = pages.post("/shelters/PVPT/admit", {"case_code": "<b>x</b>"})
+    assert response.status_code == 404
+    html = body(response)
+    assert "no case &lt;B&gt;X&lt;/B&gt;" in html and "<B>X" not in html  # beside the field and flashed
+    missing = client.get("/shelters/%3Cb%3EZ")
+    assert missing.status_code == 404 and "&lt;b&gt;Z" in body(missing) and "<b>Z" not in body(missing)
+
+
+def test_the_board_reads_in_serbian_with_its_dates(client, pages, make, pvpt, manager, now):
+    stay = make.stay(pvpt)
+    pages.login(manager.username)
+    pages.post("/language", {"language": "sr"})
+    html = body(client.get("/shelters/PVPT"))
+    assert '<html lang="sr">' in html
+    assert "<dt>Slobodni kreveti</dt>" in html and "Prijem slučaja" in html and "Potvrdite brojno stanje" in html
+    assert re.search(rf"{stay.case.code}</a></th>\s*<td>\d{{1,2}}\. [a-z]+ \d{{4}}\.</td>", html)
