@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, flash, redirect, render_template, request, url_for
-from flask_babel import lazy_gettext
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
@@ -78,7 +77,7 @@ def _init_login(app: Flask) -> None:
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
-    login_manager.login_message = lazy_gettext("Please sign in.")
+    login_manager.login_message = i18n.lazy_gettext("Please sign in.")
     login_manager.session_protection = "strong"
 
     @login_manager.user_loader
@@ -155,6 +154,28 @@ def _register_cli(app: Flask) -> None:
     for command in (users_cli, audit_cli, keys_cli, demo_cli, backup_command, alerts_cli, scheduler_cli):
         app.cli.add_command(command)
 
+    @app.cli.command("check")
+    def check() -> None:
+        """Check that stays, holds, placement requests, counters and the audit chain agree; exit 1 listing
+        every problem (each domain's invariants are in its checks.py)."""
+        import click
+
+        from accounts.checks import accounts_problems
+        from database import utcnow
+        from placement.checks import placement_problems
+        from shelters.checks import shelter_problems
+
+        now = utcnow()
+        checks = (shelter_problems, placement_problems, accounts_problems)
+        problems = [problem for run in checks for problem in run(db.session, now)]
+        db.session.rollback()
+        for problem in problems:
+            click.echo(problem, err=True)
+        if problems:
+            raise SystemExit(f"{len(problems)} problem(s) found")
+        click.echo("all invariants hold: stays, holds, placement requests, counters and the audit chain agree")
+
+
 
 def _register_hooks(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException
@@ -191,7 +212,7 @@ def _register_hooks(app: Flask) -> None:
         db.session.rollback()
         if is_api_request():
             return domain_error_response(error)
-        flash(error.message, "error")
+        flash(str(error.message), "error")
         return render_template("error.html", status=error.status, message=error.message), error.status
 
     @app.errorhandler(HTTPException)
