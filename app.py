@@ -95,11 +95,12 @@ def _init_login(app: Flask) -> None:
 def _register_api(app: Flask) -> None:
     from accounts.api import blp as accounts_api
     from alerts.api import blp as alerts_api
+    from idempotency import IdempotencyKeyPlugin
     from placement.api import blp as placement_api
     from rest import api
     from shelters.api import blp as shelters_api
 
-    api.init_app(app, spec_kwargs={"security": [{"bearerAuth": []}]})
+    api.init_app(app, spec_kwargs={"security": [{"bearerAuth": []}], "extra_plugins": [IdempotencyKeyPlugin()]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for blp in (shelters_api, placement_api, accounts_api, alerts_api):
         api.register_blueprint(blp)

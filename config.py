@@ -75,6 +75,8 @@ class Config:
         self.SAFEHAVEN_ENCRYPTION_KEYS: list[str] = [
             k.strip() for k in env.get(PREFIX + "ENCRYPTION_KEYS", "").split(",") if k.strip()]
         self.SAFEHAVEN_RETENTION_YEARS = _int("RETENTION_YEARS", 5)
+        # API POSTs with an Idempotency-Key: how long the answer is kept for retries (idempotency.py).
+        self.SAFEHAVEN_IDEMPOTENCY_HOURS = _int("IDEMPOTENCY_HOURS", 24)
 
         # The interface language when neither the user nor the browser names one of sq, sr, en.
         self.SAFEHAVEN_DEFAULT_LANGUAGE = env.get(PREFIX + "DEFAULT_LANGUAGE") or "en"
@@ -104,6 +106,10 @@ class Config:
         self.SAFEHAVEN_SCHEDULER = _bool("SCHEDULER", False)
         self.SAFEHAVEN_SCHEDULER_LEASE_SECONDS = _int("SCHEDULER_LEASE_SECONDS", 90)
         self.SAFEHAVEN_SCHEDULER_MISFIRE_GRACE_S = _int("SCHEDULER_MISFIRE_GRACE_S", 300)
+        # "job=seconds,..." runs those jobs at that interval instead of their schedule (tests, drills).
+        self.SAFEHAVEN_SCHEDULER_INTERVALS: dict[str, float] = {
+            name.strip(): float(seconds) for name, _, seconds in
+            (item.partition("=") for item in env.get(PREFIX + "SCHEDULER_INTERVALS", "").split(",") if item.strip())}
         # The daily e-mail digest of open alerts (alerts/mail.py): off unless a host and recipients are set.
         self.SAFEHAVEN_SMTP_HOST: str | None = env.get(PREFIX + "SMTP_HOST") or None
         self.SAFEHAVEN_SMTP_PORT = _int("SMTP_PORT", 25)

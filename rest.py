@@ -104,7 +104,15 @@ def bearer_sign_in() -> Response | None:
 
 
 def api_blueprint(name: str, import_name: str, description: str) -> Blueprint:
-    """An API blueprint under /api/v1 that requires a bearer token and documents it."""
+    """An API blueprint under /api/v1 that requires a bearer token and documents it.
+
+    Every POST honours an `Idempotency-Key` header (idempotency.py); its hook runs after the sign-in.
+    """
+    import idempotency  # it answers in this module's error shape, so it imports this module
+
     blp = Blueprint(name, import_name, url_prefix=API_PREFIX, description=description)
     blp.before_request(bearer_sign_in)
+    blp.before_request(idempotency.before_api_request)
+    blp.after_request(idempotency.after_api_request)
+    blp.teardown_request(idempotency.teardown_api_request)
     return blp

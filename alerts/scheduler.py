@@ -10,6 +10,15 @@ job runs, its process takes or renews the lease row in `scheduler_leases`
 with one atomic UPDATE (... WHERE expires_at < now OR holder = me). Whoever
 does not hold the lease skips the run; when the holder dies, its lease
 expires and a standby takes over at its next tick.
+
+Long jobs: the lease is renewed by a job of its own (every third of the lease),
+on its own thread, so a job that runs longer than the lease does not lose it
+while its process lives. Should it be lost anyway (the database unreachable for
+a whole lease), the job's work is fenced: it commits only if, in the same
+transaction, the lease row still names this holder, so a standby that took over
+never sees its work doubled. APScheduler's `max_instances=1` and `coalesce` keep
+a job that overruns its interval from starting a second, overlapping run; the
+missed runs collapse into one.
 """
 
 from __future__ import annotations
@@ -100,9 +109,13 @@ def _digest(app: Flask, session: Session, now: datetime) -> Any:
 
 
 def _retention(app: Flask, session: Session, now: datetime) -> Any:
+    # Closed cases are anonymised; the answers kept for API retries (Idempotency-Key) expire.
+    from idempotency import DEFAULT_HOURS, purge_expired_keys
     from shelters.retention import anonymise_closed_cases
 
-    return anonymise_closed_cases(session, now, int(app.config.get("SAFEHAVEN_RETENTION_YEARS") or 5))
+    anonymised = anonymise_closed_cases(session, now, int(app.config.get("SAFEHAVEN_RETENTION_YEARS") or 5))
+    purge_expired_keys(session, now, int(app.config.get("SAFEHAVEN_IDEMPOTENCY_HOURS") or DEFAULT_HOURS))
+    return anonymised
 
 
 @dataclass(frozen=True)
@@ -130,12 +143,24 @@ class JobRun:
     error: str | None = None
 
 
-def run_job(app: Flask, name: str, now: datetime, registry: dict[str, JobSpec] | None = None) -> JobRun:
+def still_holds_lease(session: Session, holder: str) -> bool:
+    """True when the lease row names `holder`; the row stays locked (PostgreSQL) or the database write-locked
+    (SQLite) until the caller's transaction ends, so no standby can take the lease before it commits."""
+    result = session.execute(update(SchedulerLease)
+                             .where(SchedulerLease.name == LEASE_NAME, SchedulerLease.holder == holder)
+                             .values(holder=holder).execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def run_job(app: Flask, name: str, now: datetime, registry: dict[str, JobSpec] | None = None,
+            holder: str | None = None) -> JobRun:
     """Run one job in an app context and its own transaction.
 
     A job that raises is logged and rolled back, and a `system` alert naming it
     is opened (or refreshed) in a transaction of its own; nothing is re-raised,
-    so the scheduler and the other jobs go on.
+    so the scheduler and the other jobs go on. With `holder`, the work commits
+    only while that holder still has the lease; otherwise it is rolled back and
+    the run reported as not ok (not a failure: another scheduler is in charge).
     """
     spec = (registry or JOBS)[name]
     with app.app_context():
@@ -143,7 +168,12 @@ def run_job(app: Flask, name: str, now: datetime, registry: dict[str, JobSpec] |
         try:
             result = spec.run(app, session, now)
             services.clear_system_alert(session, now, name)
+            if holder is not None and not still_holds_lease(session, holder):
+                session.rollback()
+                log.warning("job %s: the lease passed to another scheduler during the run; its work is undone", name)
+                return JobRun(name, False, error="lease lost")
             session.commit()
+            log.info("job %s ran as %s for %s", name, holder or "-", now.isoformat())
             return JobRun(name, True, result)
         except Exception as error:  # noqa: BLE001 - any failure of a job becomes a system alert, then we go on
             log.exception("scheduled job %s failed", name)
@@ -179,7 +209,7 @@ def tick(app: Flask, now: datetime, holder: str, names: Iterable[str] | None = N
             db.session.remove()
     if not held:
         return []
-    return [run_job(app, name, now, registry) for name in (names if names is not None else registry)]
+    return [run_job(app, name, now, registry, holder) for name in (names if names is not None else registry)]
 
 
 # Tests call this to drive the scheduler by hand, with a fixed `now`.
@@ -189,8 +219,12 @@ run_due_jobs_once = tick
 # --- APScheduler -------------------------------------------------------------------------------------------
 
 
-def build_scheduler(app: Flask, *, blocking: bool, holder: str | None = None) -> Any:
-    """An APScheduler 3 scheduler with every job, each run only while this process holds the lease."""
+def build_scheduler(app: Flask, *, blocking: bool, holder: str | None = None,
+                    registry: dict[str, JobSpec] | None = None) -> Any:
+    """An APScheduler 3 scheduler with every job, each run only while this process holds the lease.
+
+    `SAFEHAVEN_SCHEDULER_INTERVALS` ({job: seconds}) runs the jobs it names at that interval instead.
+    """
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -201,20 +235,29 @@ def build_scheduler(app: Flask, *, blocking: bool, holder: str | None = None) ->
     scheduler = cls(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": grace})
     started = utcnow()
 
-    # Renewing the lease more often than it lasts keeps a live holder in charge.
-    scheduler.add_job(lambda: tick(app, utcnow(), holder, names=[]), "interval", seconds=max(5, seconds // 3),
-                      id="lease", next_run_time=started)
-    for spec in JOBS.values():
+    registry = registry or JOBS
+    intervals = app.config.get("SAFEHAVEN_SCHEDULER_INTERVALS") or {}
+    # Renewing the lease more often than it lasts keeps a live holder in charge, however long a job runs.
+    scheduler.add_job(_renew_lease, "interval", args=[app, holder], seconds=seconds / 3, id="lease",
+                      next_run_time=started)
+    for spec in registry.values():
         first = {"next_run_time": started} if spec.name in ("evaluate", "census") else {}
-        scheduler.add_job(_run_named, spec.trigger, args=[app, holder, spec.name], id=spec.name,
-                          **spec.trigger_args, **first)
+        trigger, trigger_args = spec.trigger, spec.trigger_args
+        if spec.name in intervals:
+            trigger, trigger_args = "interval", {"seconds": intervals[spec.name]}
+        scheduler.add_job(_run_named, trigger, args=[app, holder, spec.name, registry], id=spec.name,
+                          **trigger_args, **first)
     scheduler.safehaven_holder = holder
     log.info("scheduler %s ready (lease %ss)", holder, seconds)
     return scheduler
 
 
-def _run_named(app: Flask, holder: str, name: str) -> None:
-    tick(app, utcnow(), holder, names=[name])
+def _renew_lease(app: Flask, holder: str) -> None:
+    tick(app, utcnow(), holder, names=[])
+
+
+def _run_named(app: Flask, holder: str, name: str, registry: dict[str, JobSpec] | None = None) -> None:
+    tick(app, utcnow(), holder, names=[name], registry=registry)
 
 
 def start_background(app: Flask) -> Any:
@@ -226,6 +269,8 @@ def start_background(app: Flask) -> Any:
 
 def run_blocking(app: Flask) -> None:
     """`flask scheduler run`: run in the foreground until interrupted, then give the lease up."""
+    if not logging.getLogger().handlers:  # a foreground process says what it runs, on standard error
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     scheduler = build_scheduler(app, blocking=True)
     try:
         scheduler.start()
