@@ -172,7 +172,8 @@ def current_language() -> str:
 
 
 def format_when(value: datetime | date | None, with_time: bool = True) -> str:
-    """A moment as "Nov 29, 2026, 14:05 UTC" (English), "29 nën 2026, 14:05 UTC" (Albanian); a date alone without the time."""
+    """A moment as "Nov 29, 2026, 14:05 UTC" (English), "29 nën 2026, 14:05 UTC" (Albanian); a date alone
+    without the time."""
     if value is None:
         return gettext("never")
     if not isinstance(value, datetime) or not with_time:

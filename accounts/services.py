@@ -91,7 +91,8 @@ def create_organisation(
     if kind not in set(OrganisationKind):
         raise Invalid(_l("unknown organisation kind %(kind)s", kind=repr(kind)), fields={"kind": "unknown"})
     if session.scalar(select(Organisation.id).where(Organisation.code == code)):
-        raise Conflict(_l("organisation %(code)s exists already", code=code), code="duplicate", fields={"code": "taken"})
+        raise Conflict(_l("organisation %(code)s exists already", code=code), code="duplicate",
+                       fields={"code": "taken"})
     org = Organisation(code=code, name=name, kind=kind, mou_in_force=mou_in_force, mou_since=mou_since)
     session.add(org)
     session.flush()
@@ -132,7 +133,8 @@ def create_user(
         raise Invalid(_l("unknown role %(role)s", role=repr(role)), fields={"role": "unknown"})
     check_password_rules(password, password_min_length)
     if session.scalar(select(User.id).where(User.username == username)):
-        raise Conflict(_l("user %(username)s exists already", username=username), code="duplicate", fields={"username": "taken"})
+        raise Conflict(_l("user %(username)s exists already", username=username), code="duplicate",
+                       fields={"username": "taken"})
     organisation = get_organisation(session, organisation_code) if organisation_code else None
     if shelters and role != Role.SHELTER_MANAGER:
         raise Invalid(_l("only shelter managers run shelters"), fields={"shelters": "only for shelter_manager"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -185,7 +185,8 @@ def get_stay(session: Session, stay_id: int) -> Stay:
 # --- shelters ----------------------------------------------------------------------------------------------
 
 
-def _check_list(name: str, values: Any, allowed: Sequence[str] | None = None, pattern: re.Pattern | None = None) -> list[str]:
+def _check_list(name: str, values: Any, allowed: Sequence[str] | None = None,
+                pattern: re.Pattern | None = None) -> list[str]:
     if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
         raise Invalid(_l("%(field)s must be a list of codes", field=_field(name)), fields={name: "list of strings"})
     out = list(dict.fromkeys(values))
@@ -286,7 +287,8 @@ def _clean_shelter_values(session: Session, values: Mapping[str, Any]) -> dict[s
     return clean
 
 
-def create_shelter(session: Session, actor: User | None, now: datetime, code: str, values: Mapping[str, Any]) -> Shelter:
+def create_shelter(session: Session, actor: User | None, now: datetime, code: str,
+                   values: Mapping[str, Any]) -> Shelter:
     """Register a shelter. Raises Invalid for bad values, Conflict when the code is taken."""
     if not isinstance(code, str) or not SHELTER_CODE.match(code):
         raise Invalid(_l("code must be 1-16 capitals, digits or dashes"), fields={"code": "invalid"})
@@ -414,7 +416,8 @@ def create_case(session: Session, actor: User | None, now: datetime, values: Map
         raise Invalid(_l("identified_on is too far in the past"), fields={"identified_on": "before 1990"})
     age, birth_year = values.get("age"), values.get("birth_year")
     if (age is None) == (birth_year is None):
-        raise Invalid(_l("give either age or birth_year"), fields={"age": "age or birth_year", "birth_year": "age or birth_year"})
+        raise Invalid(_l("give either age or birth_year"),
+                      fields={"age": "age or birth_year", "birth_year": "age or birth_year"})
     if age is not None:
         birth_year = identified_on.year - _check_int("age", age, 0, 120)
     else:
@@ -462,6 +465,11 @@ def record_identifying_read(session: Session, actor: User, now: datetime, case: 
 
 
 # --- stays -------------------------------------------------------------------------------------------------
+
+
+# Called after every admission with (session, actor, now, stay, reservation consumed or None): a package
+# that holds beds for cases (placement) frees what a direct admission made pointless. shelters imports none.
+ADMISSION_LISTENERS: list[Callable[[Session, User | None, datetime, Stay, Reservation | None], None]] = []
 
 
 def admit_case(
@@ -518,6 +526,8 @@ def admit_case(
                           fields={"case_code": "has an open stay"}) from exc
     audit.record(session, actor=actor, action="stay.admit", object_type="case", object_id=case.code, now=now,
                  detail={"shelter": locked.code, "stay": stay.id, "beds": beds})
+    for listener in ADMISSION_LISTENERS:
+        listener(session, actor, now, stay, reservation)
     return stay
 
 
@@ -564,7 +574,8 @@ def discharge_stay(
 # --- headcounts --------------------------------------------------------------------------------------------
 
 
-def confirm_headcount(session: Session, actor: User | None, now: datetime, shelter: Shelter, reported: int) -> Headcount:
+def confirm_headcount(session: Session, actor: User | None, now: datetime, shelter: Shelter,
+                      reported: int) -> Headcount:
     """Record a manager's count of beds taken against the records.
 
     The headcount is always recorded; only a matching one counts as a
