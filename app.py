@@ -177,11 +177,35 @@ def _register_cli(app: Flask) -> None:
         click.echo("all invariants hold: stays, holds, placement requests, counters and the audit chain agree")
 
 
-
 def _register_hooks(app: Flask) -> None:
+    from flask import g
     from werkzeug.exceptions import HTTPException
 
+    from database import WriteInReadOnlyTransaction, begin_read_only, end_read_only
     from rest import api, domain_error_response, is_api_request
+
+    @app.before_request
+    def read_only_transaction() -> None:
+        # GET and HEAD read: on SQLite their transaction takes no write lock, so readers do not queue
+        # behind each other (database.begin_read_only). One that turns out to write is done again below.
+        if request.method in ("GET", "HEAD") and not g.get("write_retry"):
+            begin_read_only(db.session())
+
+    @app.teardown_request
+    def end_read_only_transaction(_error: BaseException | None) -> None:
+        end_read_only(db.session())
+
+    @app.errorhandler(WriteInReadOnlyTransaction)
+    def write_in_read_only(_error: WriteInReadOnlyTransaction) -> Any:
+        # A read that writes (an audited read, an expired hold released): nothing was written; run the
+        # request again, hooks included, in a write-locking transaction so its writes rest on fresh reads.
+        end_read_only(db.session())
+        g.write_retry = True
+        try:
+            response = app.preprocess_request()
+            return response if response is not None else app.dispatch_request()
+        except Exception as error:  # the retry's own errors get the handlers the first run's would have
+            return app.handle_user_exception(error)
 
     @app.before_request
     def require_login() -> Response | None:

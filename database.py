@@ -8,6 +8,7 @@ read at import time.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from sqlalchemy import JSON, DateTime, Engine, Integer, MetaData, Text, event, s
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.orm import DeclarativeBase, Session, registry
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names, so Alembic migrations are the same on every database.
@@ -161,6 +162,41 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Execution option of a connection whose transaction only reads (see `begin_read_only`).
+READ_ONLY = "safehaven_read_only"
+
+
+class WriteInReadOnlyTransaction(Exception):
+    """A statement tried to write inside a transaction begun by `begin_read_only`.
+
+    Nothing was written. The caller rolls back and does the whole unit of work again in an
+    ordinary (write-locking) transaction, so every read its writes depend on is made under the
+    lock. The web request wrapper does this for GET requests that turn out to write.
+    """
+
+
+def begin_read_only(session: Session) -> bool:
+    """Begin `session`'s next transaction as one that only reads; False if one is already under way.
+
+    On SQLite it begins DEFERRED, taking no lock, so readers run side by side instead of queueing
+    behind each other's BEGIN IMMEDIATE; the database refuses every write in it (PRAGMA
+    query_only), which `session` raises as WriteInReadOnlyTransaction. On PostgreSQL, where reads
+    never block, the transaction is an ordinary one. `end_read_only` closes it.
+    """
+    if session.in_transaction():
+        return False
+    session.connection(execution_options={READ_ONLY: True})
+    session.info[READ_ONLY] = True
+    return True
+
+
+def end_read_only(session: Session) -> None:
+    """Close a transaction begun by `begin_read_only` (rolling back: it cannot have written), so the
+    session's next transaction is an ordinary, write-locking one. Does nothing otherwise."""
+    if session.info.pop(READ_ONLY, False):
+        session.rollback()
+
+
 def configure_sqlite(engine: Engine) -> None:
     """WAL, foreign keys, a busy timeout, and write-locking transactions on SQLite.
 
@@ -169,6 +205,10 @@ def configure_sqlite(engine: Engine) -> None:
     second waits for the first to commit and then sees its bed taken. This is
     what makes admissions and reservations race-free on the embedded database,
     the way SELECT ... FOR UPDATE on the shelter row does on PostgreSQL.
+
+    The exception is a transaction begun by `begin_read_only`: a plain (deferred)
+    BEGIN that cannot write at all, so it needs no lock and can never act on a read
+    another writer has since made stale.
     """
     if engine.dialect.name != "sqlite":
         return
@@ -187,7 +227,20 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("PRAGMA query_only=ON")
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("PRAGMA query_only=OFF")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: Any) -> None:
+        connection = context.connection
+        code = getattr(context.original_exception, "sqlite_errorcode", None)
+        if (connection is not None and connection.get_execution_options().get(READ_ONLY)
+                and code is not None and code & 0xFF == sqlite3.SQLITE_READONLY):
+            raise WriteInReadOnlyTransaction(context.statement) from context.original_exception
 
 
 class epoch_day(FunctionElement[int]):

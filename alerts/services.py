@@ -52,9 +52,13 @@ class Summary:
         ]
 
 
+def _entry(action: str, alert: Alert, **detail: object) -> audit.Entry:
+    return audit.Entry(action, "alert", alert.id,
+                       {"kind": alert.kind, "subject": f"{alert.subject_type}:{alert.subject}", **detail})
+
+
 def _audit(session: Session, actor: User | None, now: datetime, action: str, alert: Alert, **detail: object) -> None:
-    audit.record(session, actor=actor, action=action, object_type="alert", object_id=alert.id, now=now,
-                 detail={"kind": alert.kind, "subject": f"{alert.subject_type}:{alert.subject}", **detail})
+    audit.record_many(session, [_entry(action, alert, **detail)], actor=actor, now=now)
 
 
 def upsert(session: Session, now: datetime, decisions: Iterable[Decision],
@@ -81,23 +85,22 @@ def upsert(session: Session, now: datetime, decisions: Iterable[Decision],
     shelter_ids = (dict(session.execute(select(Shelter.code, Shelter.id).where(Shelter.code.in_(codes))).all())
                    if codes else {})
 
+    opened: list[Alert] = []
+    events: list[audit.Entry] = []
     for key, decision in wanted.items():
         alert = live.get(key)
         if alert is None:
-            alert = Alert(kind=decision.kind, subject_type=decision.subject_type, subject=decision.subject,
-                          shelter_id=shelter_ids.get(decision.shelter) if decision.shelter else None,
-                          severity=decision.severity, status=AlertStatus.OPEN, figures=dict(decision.figures),
-                          message=decision.message, first_seen=now, last_seen=now)
-            session.add(alert)
-            session.flush()
-            _audit(session, None, now, "alert.opened", alert, severity=alert.severity, message=alert.message)
+            opened.append(Alert(kind=decision.kind, subject_type=decision.subject_type, subject=decision.subject,
+                                shelter_id=shelter_ids.get(decision.shelter) if decision.shelter else None,
+                                severity=decision.severity, status=AlertStatus.OPEN, figures=dict(decision.figures),
+                                message=decision.message, first_seen=now, last_seen=now))
             summary.opened[decision.kind] += 1
             continue
         changed = (alert.figures != decision.figures or alert.message != decision.message
                    or alert.severity != decision.severity)
         if alert.severity != decision.severity or alert.message != decision.message:
             # Figures refresh every run; only what a reader sees in the queue is worth an audit entry.
-            _audit(session, None, now, "alert.updated", alert, severity=decision.severity, message=decision.message)
+            events.append(_entry("alert.updated", alert, severity=decision.severity, message=decision.message))
         alert.figures = dict(decision.figures)
         alert.message = decision.message
         alert.severity = decision.severity
@@ -111,9 +114,14 @@ def upsert(session: Session, now: datetime, decisions: Iterable[Decision],
             alert.resolved_at = now
             alert.resolved_by_id = None
             alert.resolution_note = AUTO_RESOLVE_NOTE
-            _audit(session, None, now, "alert.resolved", alert, note=AUTO_RESOLVE_NOTE)
+            events.append(_entry("alert.resolved", alert, note=AUTO_RESOLVE_NOTE))
             summary.resolved[alert.kind] += 1
+    # One flush for every new alert (their ids), then every audit event of the run appended in one batch:
+    # a first run after an outage opens thousands of alerts (bench/alerts.py, docs/performance.md).
+    session.add_all(opened)
     session.flush()
+    events[:0] = [_entry("alert.opened", alert, severity=alert.severity, message=alert.message) for alert in opened]
+    audit.record_many(session, events, actor=None, now=now)
     return summary
 
 

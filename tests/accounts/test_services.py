@@ -55,6 +55,19 @@ def test_only_the_token_digest_is_stored(make, now):
     assert all(raw not in t.token_hash for t in user.tokens)
 
 
+def test_audit_events_appended_in_a_batch_chain_like_one_by_one(make, now):
+    audit.record(db.session, actor=None, action="first", object_type="x", object_id=0, now=now)
+    batch = audit.record_many(db.session, [audit.Entry("opened", "alert", n, {"n": n}) for n in (1, 2, 3)],
+                              actor=None, now=now)
+    assert audit.record_many(db.session, [], actor=None, now=now) == []
+    db.session.commit()
+    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [e.object_id for e in events] == ["0", "1", "2", "3"] and events[1:] == batch
+    assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
+    assert all(e.actor == "system" and e.detail == {"n": int(e.object_id)} for e in batch)
+    assert audit.verify_chain(db.session).ok
+
+
 def test_audit_chain_links_every_event(make, now):
     make.shelter()
     audit.record(db.session, actor=None, action="test", object_type="x", object_id=1, now=now)

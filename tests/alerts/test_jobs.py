@@ -240,3 +240,24 @@ def test_a_request_without_an_accepted_bed_for_4_hours_is_raised_then_cleared(ma
     db.session.commit()
     evaluate(later)
     assert live("placement_unanswered") == []
+
+
+def test_every_opened_and_resolved_alert_is_audited_in_one_valid_chain(make, now):
+    from accounts import audit
+
+    isf = make.shelter("ISF", capacity=6, created_at=now - timedelta(days=30))
+    make.shelter("HAH", capacity=6, created_at=now - timedelta(days=30))
+    confirm(isf, now)
+    evaluate(now)
+    assert len(live()) >= 2
+    stay(make, isf, now)
+    summary = evaluate(now + timedelta(hours=1))
+    assert summary.resolved["unused_facility"] == 1
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == "alert")
+                                .order_by(AuditEvent.id)).all()
+    opened = {(a.id, a.kind) for a in db.session.scalars(select(Alert))}  # both runs' alerts
+    assert {(int(e.object_id), e.detail["kind"]) for e in events if e.action == "alert.opened"} == opened
+    (resolved,) = [e for e in events if e.action == "alert.resolved"]
+    assert resolved.detail == {"kind": "unused_facility", "subject": "shelter:ISF",
+                               "note": "condition cleared on re-evaluation"}
+    assert audit.verify_chain(db.session).ok

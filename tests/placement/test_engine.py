@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from placement.engine import (
     Candidate,
+    CandidateTable,
     Profile,
+    Ranking,
     Reason,
     Weights,
     beds_needed,
@@ -265,6 +267,14 @@ def test_same_input_same_output_whatever_the_order() -> None:
     assert [e.shelter for e in first.excluded] == sorted(e.shelter for e in first.excluded)
 
 
+def test_one_table_ranks_the_same_shelters_for_many_victims() -> None:
+    shelters = [make_candidate(code=f"S{i:02d}", utilisation=i / 10, sexes=frozenset({"female"} if i % 2 else {"male"}))
+                for i in range(10)]
+    table = CandidateTable(reversed(shelters))
+    for victim in (make_profile(sex="female"), make_profile(sex="male"), make_profile(children=9)):
+        assert rank_shelters(victim, table) == rank_shelters(victim, shelters)
+
+
 def test_duplicate_codes_are_refused() -> None:
     with pytest.raises(ValueError):
         rank_shelters(make_profile(), [make_candidate(code="A"), make_candidate(code="A")])
@@ -350,6 +360,12 @@ def test_ranking_respects_every_hard_constraint(victim: Profile, shelters: list[
     for exclusion in ranking.excluded:
         assert {r.code for r in exclusion.reasons} == violated(victim, by_code[exclusion.shelter])
         assert all(r.message for r in exclusion.reasons)
+        # Ranked on columns, explained exactly as shelter by shelter.
+        assert exclusion.reasons == hard_reasons(victim, by_code[exclusion.shelter])
+    for s in ranking.suggestions:
+        assert s.terms == score_terms(victim, by_code[s.shelter], weights, CENTRES)
+    assert ranking.scores() == {s.shelter: s.score for s in ranking.suggestions}
+    assert ranking.exclusion_summary() == Ranking(ranking.suggestions, ranking.excluded).exclusion_summary()
     assert excluded == sorted(excluded)
 
     limits = {"distance": weights.distance, "language": weights.language, "services": weights.services,
