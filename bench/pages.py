@@ -2,8 +2,9 @@
 
 Signed in as the secretariat through the real sign-in form (Flask test client: no network, so this is
 the server's time), on a generated country whose alerts have been evaluated once (a realistic queue):
-the shelter list (`/shelters`), a shelter's board (`/shelters/SH00001`) and the alert queue (`/alerts`,
-the secretariat's overview). Keys: page, path, shelters, n, median_ms, p95_ms, bytes, target_ms, met.
+the shelter list (`/shelters`), a shelter's board (`/shelters/SH00001`, with its occupancy history panel
+over 90 nights, and over 365 with `?history=365`), the alert queue (`/alerts`) and the secretariat's
+overview (`/overview`, a 90-night sparkline per shelter). Keys: page, path, shelters, n, median_ms, p95_ms, bytes, target_ms, met.
 Target: median under 300 ms at 1,000 shelters.
 """
 
@@ -18,7 +19,8 @@ from bench.common import bench_app, emit, summary_ms, timings_ms, write_results
 from bench.generate import BENCH_PASSWORD, bench_username, prepared
 
 TARGET_MS = 300.0
-PAGES = {"shelter_list": "/shelters", "board": "/shelters/SH00001", "alert_queue": "/alerts"}
+PAGES = {"shelter_list": "/shelters", "board": "/shelters/SH00001", "board_history_365": "/shelters/SH00001?history=365",
+         "alert_queue": "/alerts", "overview": "/overview"}
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|<meta name="csrf-token" content="([^"]+)"')
 
 

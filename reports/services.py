@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from accounts.models import Organisation
@@ -21,7 +22,12 @@ from alerts import jobs
 from alerts.models import Alert
 from alerts.rules import Thresholds
 from alerts.services import LIVE, utilisation_by_region, utilisation_rows
-from placement.models import DECLINE_REASONS, PlacementRequest, RequestStatus
+from placement.models import (
+    DECLINE_REASONS,
+    PlacementEvent,
+    PlacementRequest,
+    RequestStatus,
+)
 from shelters import figures
 from shelters.models import Case, Shelter, Stay
 
@@ -38,6 +44,7 @@ AGE_BANDS = ((0, 11, "0-11"), (12, 17, "12-17"), (18, 24, "18-24"), (25, 34, "25
 
 @dataclass(frozen=True)
 class OverviewRow:
+    shelter_id: int
     code: str
     name: str
     region: str
@@ -50,7 +57,9 @@ class OverviewRow:
     util_365: float | None
     days_since_resident: int | None  # 0: a resident tonight; None: never used
     last_headcount_at: datetime | None
-    alerts: list[str] = field(default_factory=list)
+    # Live alerts: rows with the alert's kind, subject, figures and stored English `message` (what the CSV
+    # shows; pages say it in the reader's language through alerts.texts.describe).
+    alerts: list[Any] = field(default_factory=list)
 
     @property
     def free(self) -> int:
@@ -69,21 +78,27 @@ def band(ratio: float | None) -> str:
     return "low" if ratio < FLOOR else "high" if ratio > CEILING else "ok"
 
 
-def overview_rows(session: Session, now: datetime) -> list[OverviewRow]:
-    """Every shelter with its beds, 30- and 365-day utilisation, last resident, headcount and live alerts."""
+def overview_rows(session: Session, now: datetime, shelter_ids: Collection[int] | None = None) -> list[OverviewRow]:
+    """Every shelter (or only those of `shelter_ids`: a manager's) with its beds, 30- and 365-day
+    utilisation, last resident, headcount and live alerts."""
     current = jobs.shelter_figures(session, now, Thresholds(utilisation_days=30))
-    year = figures.utilisation(session, now, 365)
-    shelters = {s.code: s for s in session.execute(
-        select(Shelter.id, Shelter.code, Shelter.name, Shelter.capacity, Shelter.out_of_service)).all()}
-    alerts: dict[int, list[str]] = {}
-    for shelter_id, message in session.execute(
-        select(Alert.shelter_id, Alert.message).where(Alert.status.in_(LIVE), Alert.shelter_id.is_not(None))
-        .order_by(Alert.first_seen, Alert.id)
-    ):
-        alerts.setdefault(shelter_id, []).append(message)
+    year = figures.utilisation(session, now, 365, shelter_ids)
+    shelters_q = select(Shelter.id, Shelter.code, Shelter.name, Shelter.region, Shelter.capacity,
+                        Shelter.out_of_service)
+    alerts_q = (select(Alert.shelter_id, Alert.kind, Alert.subject_type, Alert.subject, Alert.figures, Alert.message)
+                .where(Alert.status.in_(LIVE), Alert.shelter_id.is_not(None)).order_by(Alert.first_seen, Alert.id))
+    if shelter_ids is not None:
+        shelters_q = shelters_q.where(Shelter.id.in_(shelter_ids))
+        alerts_q = alerts_q.where(Alert.shelter_id.in_(shelter_ids))
+    shelters = {s.code: s for s in session.execute(shelters_q).all()}
+    alerts: dict[int, list[Any]] = {}
+    for alert in session.execute(alerts_q):
+        alerts.setdefault(alert.shelter_id, []).append(alert)
     rows = []
     for f in current:
-        s = shelters[f.code]
+        s = shelters.get(f.code)
+        if s is None:  # not in scope
+            continue
         u30 = figures.Utilisation(f.bed_nights_occupied, f.bed_nights_available)
         u365 = year.get(s.id, figures.Utilisation(0, 0))
         if f.has_resident:
@@ -93,12 +108,119 @@ def overview_rows(session: Session, now: datetime) -> list[OverviewRow]:
         else:
             days = max(0, (now - f.last_resident_at).days)
         rows.append(OverviewRow(
-            code=f.code, name=s.name, region="", status=f.status, capacity=s.capacity,
+            shelter_id=s.id, code=f.code, name=s.name, region=s.region, status=f.status, capacity=s.capacity,
             out_of_service=s.out_of_service, occupied=f.occupied, held=f.reserved, util_30=u30.ratio,
             util_365=u365.ratio, days_since_resident=days, last_headcount_at=f.last_headcount_at,
             alerts=alerts.get(s.id, [])))
-    regions = dict(session.execute(select(Shelter.code, Shelter.region)).all())
-    return [OverviewRow(**{**r.__dict__, "region": regions.get(r.code, "")}) for r in rows]
+    return rows
+
+
+SPARKLINE_NIGHTS = 90
+
+
+def sparkline_nights(session: Session, now: datetime, rows: Sequence[OverviewRow],
+                     scoped: bool) -> dict[int, figures.Nights]:
+    """The last 90 nights of the rows' shelters, by shelter id, in shelters.figures' two grouped queries
+    (for every shelter at once unless `scoped`, so the list of ids does not grow the statement)."""
+    ids = [r.shelter_id for r in rows] if scoped else None
+    found = figures.nightly(session, now, SPARKLINE_NIGHTS, ids)
+    return {r.shelter_id: found.get(r.shelter_id) or _no_nights(now, SPARKLINE_NIGHTS) for r in rows}
+
+
+def _no_nights(now: datetime, days: int) -> figures.Nights:
+    """The nights of a shelter with neither stays nor capacity records in the window."""
+    first, _end = figures.window(now, days)
+    return figures.Nights(first, [0] * days, [None] * days, [0] * days)
+
+
+# --- a shelter's history (its board) -----------------------------------------------------------------------
+
+HISTORY_WINDOWS = (90, 365)
+
+
+@dataclass(frozen=True)
+class StayRow:
+    case_code: str
+    admitted_at: datetime
+    discharged_at: datetime | None
+    beds: int
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class History:
+    days: int
+    nights: figures.Nights
+    stays: list[StayRow] | None  # None: the reader may not see residents
+
+
+def shelter_history(session: Session, now: datetime, shelter: Shelter, days: int, with_stays: bool) -> History:
+    """A shelter's last `days` nights (beds occupied, capacity, beds out of service) and, when `with_stays`,
+    the stays that occupied any of them, newest admission first, by pseudonymous case code only. The
+    caller audits the reading of the stays."""
+    nights = figures.nightly(session, now, days, [shelter.id]).get(shelter.id) or _no_nights(now, days)
+    first, _end = figures.window(now, days)
+    stays = None
+    if with_stays:
+        start_at = datetime.combine(first, time(), UTC)
+        stays = [StayRow(*row) for row in session.execute(
+            select(Case.code, Stay.admitted_at, Stay.discharged_at, Stay.beds, Stay.discharge_reason)
+            .join(Case, Stay.case_id == Case.id)
+            .where(Stay.shelter_id == shelter.id, Stay.admitted_at <= now,
+                   Stay.discharged_at.is_(None) | (Stay.discharged_at >= start_at))
+            .order_by(Stay.admitted_at.desc(), Stay.id.desc()))]
+    return History(days, nights, stays)
+
+
+# --- a manager's statistics: their own shelters only -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlacementStats:
+    accepted: int = 0
+    rejected: int = 0  # by the shelter
+    declined: int = 0  # by the victim, once this shelter was proposed
+    decline_reasons: tuple[tuple[str, int], ...] = ()
+    admissions: int = 0
+    median_days_to_placement: float | None = None
+
+
+def placement_stats(session: Session, now: datetime, shelter_ids: Collection[int]) -> dict[int, PlacementStats]:
+    """Per shelter of `shelter_ids`, over the last 365 days: placement requests it accepted and rejected,
+    those the victim declined while a bed was held there (by reason), its admissions and the median days
+    from identification to admission. Two grouped queries and one of admissions, whatever the shelters."""
+    since = now - timedelta(days=365)
+    codes = dict(session.execute(select(Shelter.code, Shelter.id).where(Shelter.id.in_(shelter_ids))).all())
+    decided = (RequestStatus.ACCEPTED, RequestStatus.REJECTED, RequestStatus.DECLINED)
+    reason = case((PlacementEvent.to_status == RequestStatus.DECLINED, PlacementRequest.reason), else_=None)
+    counts: dict[int, Counter[str]] = {}
+    reasons: dict[int, Counter[str]] = {}
+    for code, status, why, n in session.execute(
+        select(PlacementEvent.shelter_code, PlacementEvent.to_status, reason, func.count())
+        .join(PlacementRequest, PlacementEvent.request_id == PlacementRequest.id)
+        .where(PlacementEvent.shelter_code.in_(list(codes)), PlacementEvent.to_status.in_(decided),
+               PlacementEvent.at >= since, PlacementEvent.at <= now)
+        .group_by(PlacementEvent.shelter_code, PlacementEvent.to_status, reason)
+    ):
+        sid = codes[code]
+        counts.setdefault(sid, Counter())[status] += int(n)
+        if status == RequestStatus.DECLINED:
+            reasons.setdefault(sid, Counter())[why or "not recorded"] += int(n)
+    waits: dict[int, list[int]] = {}
+    for sid, identified, admitted in session.execute(
+        select(Stay.shelter_id, Case.identified_on, Stay.admitted_at).join(Case, Stay.case_id == Case.id)
+        .where(Stay.shelter_id.in_(shelter_ids), Stay.admitted_at >= since, Stay.admitted_at <= now)
+    ):
+        waits.setdefault(sid, []).append(max(0, (admitted.date() - identified).days))
+    result = {}
+    for sid in shelter_ids:
+        c, w = counts.get(sid, Counter()), waits.get(sid, [])
+        result[sid] = PlacementStats(
+            accepted=c[RequestStatus.ACCEPTED], rejected=c[RequestStatus.REJECTED],
+            declined=c[RequestStatus.DECLINED],
+            decline_reasons=tuple(_ordered(reasons.get(sid, Counter()), DECLINE_REASONS)),
+            admissions=len(w), median_days_to_placement=statistics.median(w) if w else None)
+    return result
 
 
 SORTS = {

@@ -1,14 +1,26 @@
-"""Pages: the secretariat's overview and trends, their CSV exports (audited, behind re-authentication),
-and the partners' suppressed aggregates. Each handler checks the role, calls reports.services and renders;
-an export is built from the same rows as its page, so it never shows what the page would not."""
+"""Pages: the secretariat's overview and trends, a manager's statistics of their own shelters, their CSV
+exports (audited, behind re-authentication), the partners' suppressed aggregates, and a shelter's occupancy
+history on its board. Each handler checks the role, calls reports.services and renders; an export is built
+from the same rows as its page, so it never shows what the page would not.
+
+CSV exports keep English column names and stored codes whatever the reader's language: they are data for
+spreadsheets and scripts, read the same way by every user and every month, so their columns must not change
+with the language of whoever downloaded them.
+"""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+from datetime import date
 from typing import Any
 
+from babel.dates import format_skeleton
 from flask import Blueprint, abort, render_template, request
+from flask_babel import force_locale, get_locale, ngettext
+from flask_babel import gettext as _
+from i18n import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -16,15 +28,21 @@ from accounts import audit
 from accounts.models import User
 from accounts.permissions import roles_required
 from accounts.views import fresh_login_required
+from alerts import texts
 from database import utcnow
 from extensions import db
-from reports import charts, permissions, services
+from i18n import N_, format_day
+from reports import charts, labels, permissions, services
+from reports.words import Words
+from shelters.models import Shelter
+from shelters.views import BOARD_PANELS
 
 bp = Blueprint("reports", __name__)
 
 COLUMNS = {
-    "code": "Shelter", "region": "Region", "occupancy": "Beds", "util30": "30 days", "util365": "365 days",
-    "idle": "Days since last resident", "headcount": "Last headcount", "alerts": "Open alerts",
+    "code": _l("Shelter"), "region": _l("Region"), "occupancy": _l("Beds"), "util30": _l("30 days"),
+    "util365": _l("365 days"), "idle": _l("Days since last resident"), "headcount": _l("Last headcount"),
+    "alerts": _l("Open alerts"),
 }
 
 
@@ -36,17 +54,25 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.0f}"
 
 
-def _sorted_rows() -> tuple[list[services.OverviewRow], str, bool]:
+def _sort_args() -> tuple[str, bool]:
     key = request.args.get("sort", "code")
     descending = request.args.get("dir", "asc") == "desc"
     if key not in services.SORTS:
-        abort(400, description=f"Unknown sort: choose one of {', '.join(services.SORTS)}.")
+        abort(400, description=_("Unknown sort: choose one of %(keys)s.", keys=", ".join(services.SORTS)))
+    return key, descending
+
+
+def _sorted_rows() -> tuple[list[services.OverviewRow], str, bool]:
+    key, descending = _sort_args()
     return services.sort_rows(services.overview_rows(db.session, utcnow()), key, descending), key, descending
 
 
-def _csv(filename: str, header: list[str], rows: list[list[Any]], report: str) -> Response:
+def _csv(filename: str, header: list[str], rows: list[list[Any]], report: str, scope: list[str] | None = None) -> Response:
+    detail: dict[str, Any] = {"rows": len(rows), "query": request.query_string.decode()[:200]}
+    if scope is not None:
+        detail["shelters"] = scope
     audit.record(db.session, actor=_user(), action="report.export", object_type="report", object_id=report,
-                 now=utcnow(), detail={"rows": len(rows), "query": request.query_string.decode()[:200]})
+                 now=utcnow(), detail=detail)
     db.session.commit()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -57,6 +83,42 @@ def _csv(filename: str, header: list[str], rows: list[list[Any]], report: str) -
                              "Cache-Control": "no-store"})
 
 
+def _cells(rows: list[services.OverviewRow], scoped: bool) -> dict[str, dict[str, Any]]:
+    """What each row shows, by shelter code, formatted once in Python: the bed bar, the 90-night sparkline
+    and the row's texts (a template asking Flask-Babel for each of 1,000 rows' words costs seconds)."""
+    w = Words()
+    n = w.number
+    nights = services.sparkline_nights(db.session, utcnow(), rows, scoped)
+    statuses = {code: str(label) for code, label in labels.SHELTER_STATUS.items()}
+    cells = {}
+    for r in rows:
+        if r.days_since_resident is None:
+            idle = w(N_("never used"))
+        elif r.days_since_resident == 0:
+            idle = w(N_("residents now"))
+        else:
+            idle = n(r.days_since_resident)
+        cells[r.code] = {
+            "bar": charts.beds_bar(r.code, r.occupied, r.held, r.free, r.out_of_service, w),
+            "spark": charts.sparkline(r.code, nights[r.shelter_id], w),
+            "beds": w(N_("%(occupied)s of %(usable)s occupied (%(share)s), %(held)s held, %(free)s free, "
+                         "%(out)s out of service"), occupied=n(r.occupied), usable=n(r.capacity - r.out_of_service),
+                      share=w.percent(r.occupancy), held=n(r.held), free=n(r.free), out=n(r.out_of_service)),
+            "util30": w.percent(r.util_30), "util365": w.percent(r.util_365), "idle": idle,
+            "headcount": w.when(r.last_headcount_at),
+            "status": statuses.get(r.status, r.status),
+            "alerts": [texts.describe(a) for a in r.alerts],
+        }
+    return cells
+
+
+def _heads(nights: int) -> dict[str, str]:
+    """The column names, translated once for every row's data-label."""
+    heads = {key: str(label) for key, label in COLUMNS.items()}
+    heads["nights"] = ngettext("Last %(num)d night", "Last %(num)d nights", nights)
+    return heads
+
+
 # --- the overview ------------------------------------------------------------------------------------------
 
 
@@ -64,10 +126,9 @@ def _csv(filename: str, header: list[str], rows: list[list[Any]], report: str) -
 @roles_required(*permissions.OVERVIEW_ROLES)
 def overview() -> Any:
     rows, key, descending = _sorted_rows()
-    bars = {r.code: charts.beds_bar(r.code, r.occupied, r.held, r.free, r.out_of_service) for r in rows}
-    return render_template("reports/overview.html", rows=rows, bars=bars, sort=key, descending=descending,
-                           columns=COLUMNS, floor=services.FLOOR, ceiling=services.CEILING, band=services.band,
-                           now=utcnow())
+    return render_template("reports/overview.html", rows=rows, cells=_cells(rows, scoped=False),
+                           heads=_heads(services.SPARKLINE_NIGHTS), sort=key, descending=descending,
+                           floor=services.FLOOR, ceiling=services.CEILING, band=services.band)
 
 
 OVERVIEW_HEADER = ["shelter", "name", "region", "status", "capacity", "out_of_service", "occupied", "held", "free",
@@ -80,39 +141,93 @@ def overview_table(rows: list[services.OverviewRow]) -> list[list[Any]]:
              _pct(r.util_30), _pct(r.util_365),
              "" if r.days_since_resident is None else r.days_since_resident,
              r.last_headcount_at.strftime("%Y-%m-%d %H:%M") if r.last_headcount_at else "",
-             " | ".join(r.alerts)] for r in rows]
+             " | ".join(a.message for a in r.alerts)] for r in rows]
 
 
 @bp.get("/overview.csv")
 @roles_required(*permissions.OVERVIEW_ROLES)
 @fresh_login_required
 def overview_csv() -> Response:
-    rows, _, _ = _sorted_rows()
+    rows, _key, _descending = _sorted_rows()
     return _csv("overview.csv", OVERVIEW_HEADER, overview_table(rows), "overview")
+
+
+# --- a manager's statistics: their own shelters ------------------------------------------------------------
+
+
+def _stats_rows() -> tuple[list[services.OverviewRow], dict[int, services.PlacementStats], str, bool]:
+    key, descending = _sort_args()
+    ids = permissions.stats_shelter_ids(_user())
+    now = utcnow()
+    rows = services.sort_rows(services.overview_rows(db.session, now, ids), key, descending) if ids else []
+    return rows, services.placement_stats(db.session, now, ids) if ids else {}, key, descending
+
+
+@bp.get("/stats")
+@roles_required(*permissions.STATS_ROLES)
+def stats() -> Any:
+    rows, placements, key, descending = _stats_rows()
+    return render_template("reports/stats.html", rows=rows, placements=placements,
+                           cells=_cells(rows, scoped=True) if rows else {}, heads=_heads(services.SPARKLINE_NIGHTS),
+                           sort=key, descending=descending, floor=services.FLOOR, ceiling=services.CEILING,
+                           band=services.band, reasons=labels.DECLINE_REASON, label=labels.label)
+
+
+STATS_HEADER = [*OVERVIEW_HEADER, "placements_accepted_365d", "placements_rejected_365d",
+                "placements_declined_by_victim_365d", "decline_reasons", "admissions_365d",
+                "median_days_identification_to_admission"]
+
+
+@bp.get("/stats.csv")
+@roles_required(*permissions.STATS_ROLES)
+@fresh_login_required
+def stats_csv() -> Response:
+    rows, placements, _key, _descending = _stats_rows()
+    table = []
+    for r, line in zip(rows, overview_table(rows), strict=True):
+        p = placements.get(r.shelter_id, services.PlacementStats())
+        table.append([*line, p.accepted, p.rejected, p.declined,
+                      " | ".join(f"{reason}: {n}" for reason, n in p.decline_reasons), p.admissions,
+                      "" if p.median_days_to_placement is None else f"{p.median_days_to_placement:g}"])
+    return _csv("stats.csv", STATS_HEADER, table, "stats", scope=[r.code for r in rows])
 
 
 # --- trends ------------------------------------------------------------------------------------------------
 
 
 def trend_sections(t: services.Trends) -> list[dict[str, Any]]:
-    """Each chart of the trends page: its id, title, rows (label, values) and series names."""
-    def one(key: str, title: str, rows: list[tuple[str, int]]) -> dict[str, Any]:
-        return {"id": key, "title": title, "series": ("Cases",), "rows": [(label, (n,)) for label, n in rows]}
+    """Each chart of the trends page: its id, title, rows (label, values) and series names, in the page's
+    language (the CSV asks for them in English)."""
+    cases = (_("Cases"),)
 
-    period = f"{t.since:%Y-%m-%d} to {t.until:%Y-%m-%d}"
+    def one(key: str, title: str, rows: list[tuple[str, int]], names: dict | None = None) -> dict[str, Any]:
+        return {"id": key, "title": title, "series": cases,
+                "rows": [(labels.label(names, label) if names is not None else label, (n,)) for label, n in rows]}
+
+    period = _("%(since)s to %(until)s", since=format_day(t.since), until=format_day(t.until))
     return [
-        {"id": "years", "title": "Identified victims, the 12 months before against the last 12 months",
-         "series": ("Cases",), "rows": [("12 months before", (t.previous_12,)), ("Last 12 months", (t.last_12,))]},
-        {"id": "quarters", "title": "Identified victims by quarter, against the same quarter a year before",
-         "series": ("This year", "A year before"), "rows": [(q, (n, before)) for q, n, before in t.quarters]},
-        one("exploitation", f"By form of exploitation, {period}", t.exploitation),
-        one("sex", f"By sex, {period}", t.sex),
-        one("age", f"By age band at identification, {period}", t.age),
-        one("organisation", f"By identifying organisation, {period}", t.organisation),
-        one("outcomes", f"Cases identified {period} by outcome", [(s.replace("_", " "), n) for s, n in t.outcomes]),
-        one("declined", f"Placements declined by the victim, by reason, {period}",
-            [(s.replace("_", " "), n) for s, n in t.decline_reasons]),
+        {"id": "years", "title": _("Identified victims, the 12 months before against the last 12 months"),
+         "series": cases,
+         "rows": [(_("12 months before"), (t.previous_12,)), (_("Last 12 months"), (t.last_12,))]},
+        {"id": "quarters", "title": _("Identified victims by quarter, against the same quarter a year before"),
+         "series": (_("This year"), _("A year before")),
+         "rows": [(_quarter(q), (n, before)) for q, n, before in t.quarters]},
+        one("exploitation", _("By form of exploitation, %(period)s", period=period), t.exploitation,
+            labels.EXPLOITATION),
+        one("sex", _("By sex, %(period)s", period=period), t.sex, labels.SEX),
+        one("age", _("By age band at identification, %(period)s", period=period), t.age),
+        one("organisation", _("By identifying organisation, %(period)s", period=period),
+            [(_("Not recorded") if name == "Not recorded" else name, n) for name, n in t.organisation]),
+        one("outcomes", _("Cases identified %(period)s by outcome", period=period), t.outcomes, labels.CASE_STATUS),
+        one("declined", _("Placements declined by the victim, by reason, %(period)s", period=period),
+            t.decline_reasons, labels.DECLINE_REASON),
     ]
+
+
+def _quarter(label: str) -> str:
+    """'2026 Q3' in the page's language."""
+    year, q = label.split(" Q")
+    return _("Quarter %(quarter)s, %(year)s", quarter=q, year=year)
 
 
 @bp.get("/overview/trends")
@@ -131,7 +246,9 @@ def trends() -> Any:
 def trends_csv() -> Response:
     t = services.trends(db.session, utcnow())
     rows: list[list[Any]] = []
-    for s in trend_sections(t):
+    with force_locale("en"):
+        sections = trend_sections(t)
+    for s in sections:
         for label, values in s["rows"]:
             for name, value in zip(s["series"], values, strict=True):
                 rows.append([s["id"], label, name, value])
@@ -146,9 +263,49 @@ def trends_csv() -> Response:
 @roles_required(*permissions.FIGURES_ROLES)
 def figures() -> Any:
     f = services.partner_figures(db.session, utcnow())
-    return render_template("reports/figures.html", f=f, k=services.SUPPRESS_BELOW, suppressed=services.SUPPRESSED)
+    locale = get_locale()
+    months = [(format_skeleton("yMMMM", date(int(m[:4]), int(m[5:7]), 1), locale=locale), n) for m, n in f.by_month]
+    countries = [(locale.territories.get(code, code), n) for code, n in f.by_country]
+    f = dataclasses.replace(f, by_month=months, by_country=countries)
+    return render_template("reports/figures.html", f=f, k=services.SUPPRESS_BELOW, suppressed=services.SUPPRESSED,
+                           labels=labels, label=labels.label)
+
+
+# --- a shelter's board: its occupancy history and stays ----------------------------------------------------
+
+
+def history_panel(user: User, shelter: Shelter) -> tuple[str, dict[str, Any]] | None:
+    """The shelter's nights over 90 or 365 days (`?history=`) as a chart and a table, and the stays in them.
+
+    Registered in shelters.views.BOARD_PANELS (shelters never imports reports). Only for those who may see
+    the shelter's residents; listing its stays is a read of case data, audited with the case codes shown.
+    """
+    if not permissions.can_see_history(user, shelter):
+        return None
+    try:
+        days = int(request.args.get("history", services.HISTORY_WINDOWS[0]))
+    except ValueError:
+        days = services.HISTORY_WINDOWS[0]
+    if days not in services.HISTORY_WINDOWS:
+        days = services.HISTORY_WINDOWS[0]
+    now = utcnow()
+    history = services.shelter_history(db.session, now, shelter, days, with_stays=True)
+    if history.stays:
+        audit.record(db.session, actor=user, action="shelter.stays_read", object_type="shelter",
+                     object_id=shelter.code, now=now,
+                     detail={"nights": days, "cases": sorted({s.case_code for s in history.stays})})
+    return "reports/_history.html", {
+        "shelter": shelter, "history": history, "windows": services.HISTORY_WINDOWS,
+        "chart": charts.history_chart(f"history-{shelter.code}", shelter.code, history.nights),
+        "table": charts.history_table(history.nights), "reasons": labels.DISCHARGE_REASON, "label": labels.label,
+    }
+
+
+if history_panel not in BOARD_PANELS:
+    BOARD_PANELS.append(history_panel)
 
 
 @bp.app_context_processor
 def _report_links() -> dict[str, Any]:
-    return {"can_see_overview": permissions.can_see_overview, "can_see_figures": permissions.can_see_figures}
+    return {"can_see_overview": permissions.can_see_overview, "can_see_figures": permissions.can_see_figures,
+            "can_see_stats": permissions.can_see_stats}

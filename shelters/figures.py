@@ -17,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
+from itertools import accumulate
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from database import epoch_day
@@ -118,3 +120,75 @@ def utilisation(
         sid: Utilisation(occupied.get(sid, 0), available.get(sid, 0))
         for sid in set(occupied) | set(available)
     }
+
+
+@dataclass(frozen=True)
+class Nights:
+    """One shelter's nights from `first`, night by night: beds occupied (counted as utilisation counts them)
+    and the capacity and beds out of service in force at that midnight (None: not in service yet)."""
+
+    first: date
+    occupied: list[int]
+    capacity: list[int | None]
+    out_of_service: list[int]
+
+    @cached_property
+    def usable(self) -> list[int | None]:
+        return [None if c is None else c - o for c, o in zip(self.capacity, self.out_of_service, strict=True)]
+
+
+def nightly(session: Session, now: datetime, days: int, shelter_ids: Collection[int] | None = None) -> dict[int, Nights]:
+    """Every shelter's last `days` nights before today, in two queries whatever the number of shelters:
+    one grouped sum of beds admitted (+) and discharged (-) per shelter and day, earlier days folded into
+    the first night, and the capacity history. Summed, the nights give `utilisation` exactly."""
+    first, end = window(now, days)
+    start_day, end_day = (first - EPOCH).days, (end - EPOCH).days
+    start_at = datetime.combine(first, time(), UTC)
+
+    def clamp(day):  # SQL expression: a day before the window counts on its first night
+        return case((day < start_day, literal(start_day)), else_=day)
+
+    relevant = Stay.discharged_at.is_(None) | (Stay.discharged_at >= start_at)
+    if shelter_ids is not None:
+        relevant = relevant & Stay.shelter_id.in_(shelter_ids)
+    moves = union_all(
+        select(Stay.shelter_id.label("shelter_id"), clamp(epoch_day(Stay.admitted_at)).label("day"),
+               Stay.beds.label("beds")).where(relevant),
+        select(Stay.shelter_id, clamp(epoch_day(Stay.discharged_at)), -Stay.beds)
+        .where(relevant, Stay.discharged_at.is_not(None)),
+    ).subquery()
+    delta: dict[int, dict[int, int]] = {}
+    for sid, day, beds in session.execute(
+        select(moves.c.shelter_id, moves.c.day, func.sum(moves.c.beds)).where(moves.c.day < end_day)
+        .group_by(moves.c.shelter_id, moves.c.day)
+    ):
+        delta.setdefault(sid, {})[int(day) - start_day] = int(beds or 0)
+
+    changes_q = select(CapacityChange.shelter_id, epoch_day(CapacityChange.effective_at), CapacityChange.capacity,
+                       CapacityChange.out_of_service).where(epoch_day(CapacityChange.effective_at) < end_day)
+    if shelter_ids is not None:
+        changes_q = changes_q.where(CapacityChange.shelter_id.in_(shelter_ids))
+    changes: dict[int, list[tuple[int, int, int]]] = {}
+    for sid, day, capacity, out in session.execute(
+        changes_q.order_by(CapacityChange.shelter_id, CapacityChange.effective_at, CapacityChange.id)
+    ):
+        changes.setdefault(sid, []).append((max(0, int(day) - start_day), capacity, out))
+
+    result = {}
+    for sid in set(delta) | set(changes):
+        capacity_of: list[int | None] = [None] * days
+        out_of_service = [0] * days
+        steps = [0] * days
+        for i, beds in delta.get(sid, {}).items():
+            steps[i] = beds
+        occupied = list(accumulate(steps))
+        if min(occupied) < 0:  # only where the stays contradict each other: never show fewer than none
+            occupied = [max(0, beds) for beds in occupied]
+        # The change in force at a midnight is the last one made on or before that day.
+        history = changes.get(sid, [])
+        for n, (day, cap, out) in enumerate(history):
+            until = history[n + 1][0] if n + 1 < len(history) else days
+            capacity_of[day:until] = [cap] * (until - day)
+            out_of_service[day:until] = [out] * (until - day)
+        result[sid] = Nights(first, occupied, capacity_of, out_of_service)
+    return result

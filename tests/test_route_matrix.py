@@ -81,6 +81,8 @@ ROUTES: dict[tuple[str, str], object] = {
     ("GET", "/overview/trends"): {S},
     ("GET", "/overview/trends.csv"): {S},
     ("GET", "/figures"): {S, X},  # partners: suppressed aggregates only
+    ("GET", "/stats"): {M},  # a manager's own shelters only (tests/reports/test_stats.py)
+    ("GET", "/stats.csv"): {M},  # then re-authentication
     # the API: bearer tokens only
     ("GET", "/api/v1/openapi.json"): PUBLIC,
     ("GET", "/api/v1/me"): EVERYONE,

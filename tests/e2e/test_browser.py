@@ -19,7 +19,8 @@ def sign_in(page, username: str) -> None:  # noqa: ANN001
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", f"{username}-demo-password")
     with page.expect_navigation():
-        page.click("button[type=submit]")
+        # The sign-in form's own button: the layout's language switch has submit buttons too.
+        page.click("main form button[type=submit]")
 
 
 def test_the_manager_admits_and_discharges_and_the_board_follows(page, live_server):  # noqa: ANN001
@@ -31,6 +32,11 @@ def test_the_manager_admits_and_discharges_and_the_board_follows(page, live_serv
     page.wait_for_url(re.compile(r"/shelters/PVPT$"))
     body = page.locator("main").inner_text()
     assert "Residents (4)" in body
+    # The occupancy history: the chart (capacity line, beds occupied) and the stays, by case code only.
+    history = page.locator("#history")
+    assert history.locator("svg.chart--history").is_visible()
+    assert history.locator("svg .chart-capacity").count() == 1 and history.locator("svg .chart-occupied").count() == 1
+    assert history.locator("#history-stays tbody tr").count() >= 4
     screenshot(page, "board-pvpt")
 
     page.fill("input[name=case_code]", waiting)
@@ -70,6 +76,11 @@ def test_the_secretariat_overview_trends_and_alerts(page, live_server):  # noqa:
         row = rows.filter(has_text=code).first.inner_text()
         assert "0%" in row and alert in row
     assert page.locator("svg").count() >= 3
+    # A 90-night sparkline per shelter, its numbers in its text alternative.
+    assert page.locator("svg.sparkline").count() == 3
+    assert page.locator("#shelter-PVPT svg.sparkline").is_visible()
+    assert "90 nights" in page.locator("#shelter-PVPT svg.sparkline title").text_content()
+    assert page.locator("#shelter-PVPT svg.sparkline .sparkline-occupied").count() == 1
     screenshot(page, "overview")
 
     page.goto("/overview/trends")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from reports import charts
 
 
@@ -22,3 +24,25 @@ def test_beds_bar_has_a_segment_per_kind_of_bed():
     assert "<title id=\"beds-PVPT\">PVPT: 4 occupied, 0 held, 1 free, 0 out of service</title>" in svg
     assert re.findall(r"<title>(\d+ [a-z ]+)</title>", svg) == ["4 occupied", "1 free"]
     assert 'width="80"' in svg and 'width="20"' in svg
+
+
+@pytest.mark.parametrize("locale", ["en", "sq", "sr_Latn"])
+def test_words_formats_exactly_as_the_i18n_filters(app, locale):
+    """reports.words.Words answers from memory what i18n's filters and gettext say, in every language."""
+    from datetime import UTC, date, datetime
+
+    from flask_babel import force_locale, format_decimal, gettext
+
+    import i18n
+    from reports.words import Words
+
+    with app.test_request_context(), force_locale(locale):
+        w = Words()
+        for share in [None, 0, 1, 0.525, 0.535, 0.005, 0.015, 1.055, 2 / 3, *(k / 997 for k in range(0, 1200, 7))]:
+            assert w.percent(share) == i18n.format_share(share), share
+        for n in (0, 7, 999, 1000, 5000, 9999, 10_000, 12345, 999_999, 1_000_000, -3, -1000, 2.5, 1234.5):
+            assert w.number(n) == format_decimal(n)
+        moment = datetime(2026, 11, 29, 14, 5, tzinfo=UTC)
+        assert w.when(moment) == i18n.format_when(moment) and w.when(None) == i18n.format_when(None)
+        assert w.day(date(2026, 3, 1)) == i18n.format_day(date(2026, 3, 1))
+        assert w("Overview") == gettext("Overview")

@@ -51,8 +51,8 @@ def test_overview_rows_use_the_shared_definition_of_utilisation(app, make, clock
     jobs.evaluate_alerts(db.session, clock, Thresholds())
     db.session.commit()
     rows = {r.code: r for r in services.overview_rows(db.session, clock)}
-    assert "IDLE unused for 20 days" in rows["IDLE"].alerts
-    assert not any("unused" in a for a in rows["BUSY"].alerts)
+    assert "IDLE unused for 20 days" in [a.message for a in rows["IDLE"].alerts]
+    assert not any("unused" in a.message for a in rows["BUSY"].alerts)
 
 
 def test_sorting_by_each_column(app, make, clock):

@@ -58,6 +58,12 @@ def test_overview_shows_the_cable(client, pages, cable):
     assert isf["30 days"] == "0%" and "ISF never used" in isf["Open alerts"]
     assert isf["Days since last resident"] == "never used"
     assert 'class="util util--low"' in row(html, "HAH") and 'class="util util--ok"' in row(html, "PVPT")
+    # A 90-night sparkline per shelter, its numbers in words: PVPT's four residents every night, HAH none.
+    spark = re.search(r'<svg class="sparkline".*?</svg>', row(html, "PVPT"), re.DOTALL).group(0)
+    title = re.search(r'<title id="spark-PVPT">(.*?)</title>', spark).group(1)
+    assert "PVPT, 90 nights from" in title and "4 beds occupied every night" in title and "5 usable beds" in title
+    assert 'class="sparkline-occupied"' in spark and 'class="sparkline-usable"' in spark
+    assert "no bed occupied" in re.search(r'<title id="spark-HAH">(.*?)</title>', row(html, "HAH")).group(1)
 
 
 def test_overview_sorts_on_the_server(client, pages, cable):
