@@ -63,20 +63,25 @@ def status_follows_events(session: Session) -> list[str]:
 def holds_belong_to_requests(session: Session) -> list[str]:
     """A request holding a bed (reserved, accepted) has one unreleased hold at its shelter, of the
     case's beds; every unreleased hold belongs to exactly one such request. A hold that ran out is
-    not counted as held (shelters.figures); its request waits for the expiry job, which is no problem."""
+    not counted as held (shelters.figures); its request waits for the expiry job, which is no problem.
+    No bed is held for a case already housed, except by the request moving it (a transfer)."""
     problems = []
     holders: dict[int, list[int]] = defaultdict(list)
+    housed = set(session.scalars(select(Stay.case_id).where(Stay.discharged_at.is_(None))))
     rows = session.execute(
         select(PlacementRequest.id, PlacementRequest.status, PlacementRequest.shelter_id,
                PlacementRequest.reservation_id, Reservation.shelter_id, Reservation.beds, Reservation.released_at,
-               Case.children)
+               Case.children, Case.id, PlacementRequest.transfer_from_stay_id)
         .join(Case, Case.id == PlacementRequest.case_id)
         .outerjoin(Reservation, Reservation.id == PlacementRequest.reservation_id)
         .order_by(PlacementRequest.id)
     )
-    for request_id, status, shelter_id, hold_id, hold_shelter_id, beds, released_at, children in rows:
+    for request_id, status, shelter_id, hold_id, hold_shelter_id, beds, released_at, children, case_id, \
+            transfer_from_id in rows:
         if status not in HOLDING:
             continue
+        if case_id in housed and transfer_from_id is None:
+            problems.append(f"housed_hold: request {request_id} holds a bed for a case already in a shelter")
         if hold_id is None or shelter_id is None:
             problems.append(f"request_hold: request {request_id} is {status} but holds no bed")
             continue

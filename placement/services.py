@@ -8,18 +8,21 @@ raises Conflict (409).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from accounts import audit
 from accounts.models import User
 from errors import AlreadyDone, Conflict, Invalid, ShelterFull
+from i18n import N_, lazy_pgettext
+from i18n import lazy_gettext as _l
 from placement import batch, engine
 from placement.geography import region_centres
 from placement.models import (
@@ -33,7 +36,7 @@ from placement.models import (
 )
 from shelters import figures
 from shelters import services as shelter_services
-from shelters.models import Case, CaseStatus, Shelter, Stay
+from shelters.models import Case, CaseStatus, Reservation, Shelter, Stay
 
 REJECT_REASON_MAX = 500
 
@@ -85,16 +88,26 @@ def _all_candidates(session: Session, now: datetime) -> list[engine.Candidate]:
 
     The same figures as `shelter_services.shelter_views` (shelters.figures is their one definition);
     only the loading differs: at 10,000 shelters, building and tracking the ORM objects cost more than
-    the queries themselves (bench/suggest.py, docs/performance.md).
+    the queries themselves, and so did decoding the same few JSON lists of sexes, services and
+    languages once per shelter, so each distinct list is decoded once (bench/suggest.py,
+    docs/performance.md).
     """
     rows = session.execute(select(
         Shelter.id, Shelter.code, Shelter.name, Shelter.status, Shelter.region, Shelter.lat, Shelter.lon,
-        Shelter.sexes, Shelter.ages, Shelter.children_capacity, Shelter.services, Shelter.languages,
-        Shelter.security, Shelter.capacity, Shelter.out_of_service,
+        cast(Shelter.sexes, Text), Shelter.ages, Shelter.children_capacity, cast(Shelter.services, Text),
+        cast(Shelter.languages, Text), Shelter.security, Shelter.capacity, Shelter.out_of_service,
     ).order_by(Shelter.code)).all()
     occupancy = figures.occupancy(session, now)
     utilisation = figures.utilisation(session, now, 30)
     empty = figures.Occupancy()
+    decoded: dict[str, frozenset[str]] = {}
+
+    def as_set(text: str) -> frozenset[str]:
+        values = decoded.get(text)
+        if values is None:
+            values = decoded[text] = frozenset(json.loads(text))
+        return values
+
     out = []
     for (sid, code, name, status, region, lat, lon, sexes, ages, children_capacity, services_, languages,
          security, capacity, out_of_service) in rows:
@@ -102,9 +115,9 @@ def _all_candidates(session: Session, now: datetime) -> list[engine.Candidate]:
         util = utilisation.get(sid)
         ratio = util.ratio if util is not None else None
         out.append(engine.Candidate(
-            code=code, name=name, status=status, region=region, lat=lat, lon=lon, sexes=frozenset(sexes),
-            ages=ages, children_capacity=children_capacity, services=frozenset(services_),
-            languages=frozenset(languages), security=security, usable=capacity - out_of_service,
+            code=code, name=name, status=status, region=region, lat=lat, lon=lon, sexes=as_set(sexes),
+            ages=ages, children_capacity=children_capacity, services=as_set(services_),
+            languages=as_set(languages), security=security, usable=capacity - out_of_service,
             occupied=occ.occupied, held=occ.reserved, utilisation=ratio or 0.0,
         ))
     return out
@@ -155,9 +168,30 @@ def _transition(session: Session, actor: User | None, now: datetime, request: Pl
                                   "shelter": request.shelter.code if request.shelter else None})
 
 
+# A refused transition reads in the page's language (the API's in English): the state, then what was refused.
+_STATE_WORDS = {
+    RequestStatus.OPEN: lazy_pgettext("request status", "open"),
+    RequestStatus.RESERVED: lazy_pgettext("request status", "reserved"),
+    RequestStatus.ACCEPTED: lazy_pgettext("request status", "accepted"),
+    RequestStatus.ADMITTED: lazy_pgettext("request status", "admitted"),
+    RequestStatus.REJECTED: lazy_pgettext("request status", "rejected"),
+    RequestStatus.DECLINED: lazy_pgettext("request status", "declined"),
+    RequestStatus.EXPIRED: lazy_pgettext("request status", "expired"),
+    RequestStatus.CANCELLED: lazy_pgettext("request status", "cancelled"),
+}
+_CANNOT = {
+    "reserved": N_("request %(id)s is %(status)s; it cannot be reserved"),
+    "accepted": N_("request %(id)s is %(status)s; it cannot be accepted"),
+    "rejected": N_("request %(id)s is %(status)s; it cannot be rejected"),
+    "admitted": N_("request %(id)s is %(status)s; it cannot be admitted"),
+    "declined": N_("request %(id)s is %(status)s; it cannot be declined"),
+    "cancelled": N_("request %(id)s is %(status)s; it cannot be cancelled"),
+}
+
+
 def _require(request: PlacementRequest, allowed: Sequence[str], action: str) -> None:
     if request.status not in allowed:
-        raise Conflict(f"request {request.id} is {request.status}; it cannot be {action}",
+        raise Conflict(_l(_CANNOT[action], id=request.id, status=_STATE_WORDS.get(request.status, request.status)),
                        code="illegal_transition", fields={"status": request.status})
 
 
@@ -181,19 +215,19 @@ def create_request(
     already in a shelter and this is not a transfer).
     """
     if urgency not in set(Urgency):
-        raise Invalid(f"urgency must be one of {', '.join(Urgency)}", fields={"urgency": "unknown"})
+        raise Invalid(_l("urgency must be one of %(values)s", values=", ".join(Urgency)), fields={"urgency": "unknown"})
     exclude = list(dict.fromkeys(exclude))
     if exclude:
         shelter_services.get_shelters(session, exclude)  # Invalid naming unknown codes
     stay = shelter_services.open_stay(session, case)
     if stay is not None and not transfer:
-        raise AlreadyDone(f"case {case.code} is already staying in a shelter; request a transfer instead",
-                          code="case_already_placed", fields={"case_code": "has an open stay"})
+        raise AlreadyDone(_l("case %(code)s is already staying in a shelter; request a transfer instead",
+                             code=case.code), code="case_already_placed", fields={"case_code": "has an open stay"})
     if stay is None and transfer:
-        raise Invalid(f"case {case.code} is in no shelter; nothing to transfer", fields={"transfer": "no stay"})
+        raise Invalid(_l("case %(code)s is in no shelter; nothing to transfer", code=case.code),
+                      fields={"transfer": "no stay"})
     if active_request(session, case) is not None:
-        raise AlreadyDone(f"case {case.code} already has a live placement request", code="request_exists",
-                          fields={"case_code": "has a live request"})
+        raise _live_request_exists(case)
     request = PlacementRequest(case=case, requested_by=actor, urgency=urgency, region=region, exclude=exclude,
                                status=RequestStatus.OPEN, created_at=now, updated_at=now,
                                transfer_from=stay if transfer else None)
@@ -204,8 +238,7 @@ def create_request(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise AlreadyDone(f"case {case.code} already has a live placement request", code="request_exists",
-                          fields={"case_code": "has a live request"}) from exc
+        raise _live_request_exists(case) from exc
     session.add(PlacementEvent(request_id=request.id, at=now, actor_id=actor.id, from_status=None,
                                to_status=RequestStatus.OPEN))
     if case.status == CaseStatus.IDENTIFIED:
@@ -213,6 +246,11 @@ def create_request(
     audit.record(session, actor=actor, action="placement.open", object_type="placement", object_id=request.id,
                  now=now, detail={"case": case.code, "urgency": urgency, "suggested": len(request.suggestions)})
     return request
+
+
+def _live_request_exists(case: Case) -> AlreadyDone:
+    return AlreadyDone(_l("case %(code)s already has a live placement request", code=case.code),
+                       code="request_exists", fields={"case_code": "has a live request"})
 
 
 def active_request(session: Session, case: Case) -> PlacementRequest | None:
@@ -234,8 +272,6 @@ def expire_if_due(session: Session, now: datetime, request: PlacementRequest) ->
 
 def expire_holds(session: Session, now: datetime) -> int:
     """Expire every request whose hold ran out; returns how many. Idempotent."""
-    from shelters.models import Reservation
-
     due = session.scalars(
         select(PlacementRequest).join(Reservation, PlacementRequest.reservation_id == Reservation.id)
         .where(PlacementRequest.status.in_(HOLDING), Reservation.held_until <= now)
@@ -261,7 +297,8 @@ def reserve(session: Session, actor: User, now: datetime, request: PlacementRequ
     (candidate,) = candidates(session, now, [shelter])
     reasons = [r for r in engine.hard_reasons(victim, candidate) if r.code != "no_free_beds"]
     if reasons:
-        raise Conflict(f"{shelter.code} does not fit this case: " + "; ".join(r.message for r in reasons),
+        raise Conflict(_l("%(shelter)s does not fit this case: %(reasons)s", shelter=shelter.code,
+                          reasons="; ".join(r.message for r in reasons)),
                        code="not_eligible", fields={"shelter": "not eligible"},
                        details={"reasons": [r.message for r in reasons]})
     hold = shelter_services.hold_beds(session, actor, now, shelter, engine.beds_needed(victim), now + settings.hold)
@@ -286,7 +323,8 @@ def reject(session: Session, actor: User, now: datetime, request: PlacementReque
     """The shelter refuses, with a reason; the bed is freed and the requester may reserve elsewhere."""
     reason = (reason or "").strip()
     if not reason or len(reason) > REJECT_REASON_MAX:
-        raise Invalid(f"a reason of 1 to {REJECT_REASON_MAX} characters is required", fields={"reason": "required"})
+        raise Invalid(_l("a reason of 1 to %(max)s characters is required", max=REJECT_REASON_MAX),
+                      fields={"reason": "required"})
     expire_if_due(session, now, request)
     _require(request, HOLDING, "rejected")
     _release(session, now, request, "rejected")
@@ -316,16 +354,18 @@ def decline(session: Session, actor: User, now: datetime, request: PlacementRequ
             note: str | None = None) -> PlacementRequest:
     """The victim declined shelter: why matters to the secretariat ('other' needs a note)."""
     if reason not in DECLINE_REASONS:
-        raise Invalid(f"reason must be one of {', '.join(DECLINE_REASONS)}", fields={"reason": "unknown"})
+        raise Invalid(_l("reason must be one of %(values)s", values=", ".join(DECLINE_REASONS)),
+                      fields={"reason": "unknown"})
     note = (note or "").strip() or None
     if reason == "other" and not note:
-        raise Invalid("say why in the note", fields={"note": "required for other"})
+        raise Invalid(_l("say why in the note"), fields={"note": "required for other"})
     if note and len(note) > 1000:
-        raise Invalid("the note is too long", fields={"note": "at most 1000 characters"})
+        raise Invalid(_l("the note is too long"), fields={"note": "at most 1000 characters"})
     _require(request, (*WAITING, *HOLDING), "declined")
     _release(session, now, request, "declined")
     request.reason, request.note = reason, note
-    if request.transfer_from is None:
+    # A resident (a transfer) keeps its bed and stays `placed`.
+    if request.transfer_from is None and shelter_services.open_stay(session, request.case) is None:
         request.case.status = CaseStatus.DECLINED_SHELTER
     _transition(session, actor, now, request, RequestStatus.DECLINED, note or reason)
     return request
@@ -343,6 +383,22 @@ def cancel(session: Session, actor: User, now: datetime, request: PlacementReque
 def _release(session: Session, now: datetime, request: PlacementRequest, reason: str) -> None:
     if request.status in HOLDING and request.reservation is not None:
         shelter_services.release_hold(session, now, request.reservation, reason)
+
+
+def _close_after_direct_admission(session: Session, actor: User | None, now: datetime, stay: Stay,
+                                  reservation: Reservation | None) -> None:
+    """A case admitted straight into a shelter, not through its request, needs the request no more: it is
+    cancelled and the bed it held elsewhere freed, so no shelter keeps a bed for someone housed already."""
+    request = active_request(session, stay.case)
+    if request is None or (reservation is not None and request.reservation_id == reservation.id):
+        return
+    _release(session, now, request, "cancelled")
+    _transition(session, actor, now, request, RequestStatus.CANCELLED,
+                f"admitted directly to {stay.shelter.code}")
+
+
+if _close_after_direct_admission not in shelter_services.ADMISSION_LISTENERS:
+    shelter_services.ADMISSION_LISTENERS.append(_close_after_direct_admission)
 
 
 # --- batch -------------------------------------------------------------------------------------------------
@@ -363,15 +419,14 @@ def run_batch(session: Session, actor: User, now: datetime, settings: Settings) 
     waiting = list(session.scalars(select(PlacementRequest).where(PlacementRequest.status.in_(WAITING))
                                    .order_by(PlacementRequest.id)))
     centres = _centres(session)
-    pool = candidates(session, now)
-    by_code = {c.code: c for c in pool}
+    pool = engine.CandidateTable(candidates(session, now))
     batch_requests = []
     for request in waiting:
         ranking = engine.rank_shelters(profile(request.case, request, now, centres), pool, settings.weights, centres)
         batch_requests.append(batch.BatchRequest(
             id=request.id, beds=1 + request.case.children, urgent=request.urgency == Urgency.EMERGENCY,
-            options={s.shelter: s.score for s in ranking.suggestions}))
-    result = batch.batch_assign(batch_requests, {c: by_code[c].free_beds for c in by_code},
+            options=ranking.scores()))
+    result = batch.batch_assign(batch_requests, {c.code: c.free_beds for c in pool.candidates},
                                 time_limit_s=settings.batch_time_limit_s)
     reserved: dict[int, str] = {}
     requests = {r.id: r for r in waiting}

@@ -12,16 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from accounts import audit
+from errors import Conflict
 from extensions import db
 from placement import services
 from placement.checks import placement_problems
 from placement.models import PlacementEvent, PlacementRequest
 from shelters import services as shelter_services
 from shelters.checks import shelter_problems
-from shelters.models import Reservation
+from shelters.models import Reservation, Stay
 
 
 @dataclass
@@ -144,6 +145,14 @@ def a_hold_taken_outside_any_request(requests: Requests, now: datetime) -> str:
     return "no reserved or accepted request holds it"
 
 
+@breaks("housed_hold")
+def a_bed_held_for_a_case_housed_elsewhere(requests: Requests, now: datetime) -> str:
+    # Written past the services, which cancel a request whose case is admitted directly.
+    db.session.execute(insert(Stay).values(case_id=requests.accepted.case_id, shelter_id=requests.rejected.shelter_id,
+                                           beds=1, admitted_at=now))
+    return f"request {requests.accepted.id} holds a bed for a case already in a shelter"
+
+
 @breaks("request_stay")
 def an_admitted_request_without_its_stay(requests: Requests, now: datetime) -> str:
     db.session.execute(update(PlacementRequest).where(PlacementRequest.id == requests.admitted.id)
@@ -188,20 +197,22 @@ def test_each_invariant_broken_alone_is_reported_alone(requests, now):
         if [p.split(":", 1)[0] for p in problems] != [code] or says not in problems[0]:
             wrong.append(f"{name}: expected one {code} saying {says!r}, got {problems}")
     assert wrong == []
-    assert len(BREAKS) == 11
+    assert len(BREAKS) == 12
     assert placement_problems(db.session, now) == []  # every break was rolled back
 
 
-def test_a_request_declined_after_a_direct_admission_leaves_the_case_placed(make, now, settings):
-    """Found by `flask check`: a case admitted directly while its request was open, then declined,
-    was marked declined_shelter though it has a bed (case_status)."""
+def test_a_direct_admission_closes_the_open_request(make, now, settings):
+    """Found by `flask check`: a case admitted directly while its request was open, then declined, was
+    marked declined_shelter though it had a bed. The admission now cancels the request, so it cannot be
+    declined afterwards, and the case stays placed."""
     shelter = make.shelter("DIRECT", capacity=2)
     officer = make.user("police")
     case = make.case(officer)
     request = services.create_request(db.session, officer, now, case, settings)
     shelter_services.admit_case(db.session, None, now, shelter, case)
-    services.decline(db.session, officer, now, request, "stays_with_family_or_friends")
+    with pytest.raises(Conflict):
+        services.decline(db.session, officer, now, request, "stays_with_family_or_friends")
     db.session.commit()
-    assert case.status == "placed"
+    assert (request.status, case.status) == ("cancelled", "placed")
     assert shelter_problems(db.session, now) == []
     assert placement_problems(db.session, now) == []

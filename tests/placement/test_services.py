@@ -189,3 +189,17 @@ def test_concurrent_reservations_for_the_last_bed(app, make, officer, now, setti
     assert sorted(outcomes) == ["409"] * 7 + ["reserved"]
     live = db.session.scalar(select(func.count()).select_from(Reservation).where(Reservation.released_at.is_(None)))
     assert live == 1
+
+
+def test_a_direct_admission_cancels_the_request_and_frees_its_hold(make, officer, now, settings):
+    held_at, admitted_at = make.shelter("HELD1", capacity=1), make.shelter("DIRECT", capacity=1)
+    case = make.case(officer)
+    request = services.create_request(db.session, officer, now, case, settings)
+    services.reserve(db.session, officer, now, request, held_at.code, settings)
+    db.session.commit()
+    make.stay(admitted_at, case)  # the case walks in elsewhere, not through its request
+    occupancy = figures.occupancy(db.session, now)
+    assert held_at.id not in occupancy or occupancy[held_at.id].reserved == 0
+    assert request.status == "cancelled" and request.reservation.release_reason == "cancelled"
+    assert request.events[-1].note == "admitted directly to DIRECT"
+    assert case.status == "placed"
