@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from itertools import accumulate
 
-from sqlalchemy import case, func, literal, select, union_all
+from sqlalchemy import ColumnElement, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from database import epoch_day
@@ -76,49 +76,76 @@ def window(now: datetime, days: int) -> tuple[date, date]:
     return end - timedelta(days=days), end
 
 
-def _overlap(lo, hi, start: int, end: int):  # noqa: ANN001, ANN202 - SQL expressions
-    lo_c = case((lo > start, lo), else_=literal(start))
-    hi_c = case((hi < end, hi), else_=literal(end))
-    return case((hi_c > lo_c, hi_c - lo_c), else_=literal(0))
+def _overlapping_stays(start_at: datetime, shelter_ids: Collection[int] | None) -> list[ColumnElement[bool]]:
+    """Conditions that together select, once each, the stays that may hold a night from `start_at` on:
+    those still open and those discharged since.
+
+    For every shelter they are two range reads of the index on (discharged_at, shelter_id, beds,
+    admitted_at), which covers them; one OR of both makes SQLite scan every stay ever made. For chosen
+    shelters it is one condition, read shelter by shelter from the (shelter_id, discharged_at) index:
+    given `discharged_at IS NULL` alone, PostgreSQL scans every open stay through the partial index of
+    open stays and filters the ids.
+    """
+    still_open, left_since = Stay.discharged_at.is_(None), Stay.discharged_at >= start_at
+    if shelter_ids is None:
+        return [still_open, left_since]
+    return [Stay.shelter_id.in_(shelter_ids) & (still_open | left_since)]
 
 
 def utilisation(
     session: Session, now: datetime, days: int, shelter_ids: Collection[int] | None = None
 ) -> dict[int, Utilisation]:
-    """Bed-nights occupied and available per shelter id over the `days` nights before today."""
+    """Bed-nights occupied and available per shelter id over the `days` nights before today, in two or three
+    grouped queries whatever the number of shelters.
+
+    A stay counts the nights from max(admission day, first) up to min(discharge day, end): sums of
+    clipped intervals over the stays that overlap the window, never one row per night. Most of those
+    span the whole window; they are told apart by comparing the stored times with the window's
+    midnights, so only stays that begin or end inside it have their days computed.
+    """
     first, end = window(now, days)
     start_day, end_day = (first - EPOCH).days, (end - EPOCH).days
     start_at = datetime.combine(first, time(), UTC)
+    end_at = datetime.combine(end, time(), UTC)
 
-    adm = epoch_day(Stay.admitted_at)
-    dis = case((Stay.discharged_at.is_(None), literal(end_day)), else_=epoch_day(Stay.discharged_at))
-    occupied_q = (
-        select(Stay.shelter_id, func.sum(Stay.beds * _overlap(adm, dis, start_day, end_day)))
-        .where(Stay.discharged_at.is_(None) | (Stay.discharged_at >= start_at))
-        .group_by(Stay.shelter_id)
-    )
+    # A stay's night is counted at midnight: admitted before `start_at` it holds the first night, still
+    # open or discharged on or after `end_at` it holds the last. discharged_at >= admitted_at (a check
+    # constraint), so `last >= first` for every stay read below (one admitted today counts 0) and no clamp
+    # at 0 is needed.
+    first_night = case((Stay.admitted_at < start_at, literal(start_day)), else_=epoch_day(Stay.admitted_at))
+    last_night = case((Stay.discharged_at.is_(None) | (Stay.discharged_at >= end_at), literal(end_day)),
+                      else_=epoch_day(Stay.discharged_at))
+    stays_q = select(Stay.shelter_id, func.sum(Stay.beds * (last_night - first_night))).group_by(Stay.shelter_id)
+    stay_queries = [stays_q.where(condition) for condition in _overlapping_stays(start_at, shelter_ids)]
 
+    # Each capacity change holds from its day to the next change's (the last: to the end of the window);
+    # as for stays, days are computed only for changes made inside the window.
     changes = select(
         CapacityChange.shelter_id.label("shelter_id"),
         (CapacityChange.capacity - CapacityChange.out_of_service).label("usable"),
-        epoch_day(CapacityChange.effective_at).label("from_day"),
-        func.lead(epoch_day(CapacityChange.effective_at), 1, end_day)
+        CapacityChange.effective_at.label("begins"),
+        func.lead(CapacityChange.effective_at)
         .over(partition_by=CapacityChange.shelter_id, order_by=(CapacityChange.effective_at, CapacityChange.id))
-        .label("to_day"),
+        .label("ends"),
     )
     if shelter_ids is not None:
         changes = changes.where(CapacityChange.shelter_id.in_(shelter_ids))
-        occupied_q = occupied_q.where(Stay.shelter_id.in_(shelter_ids))
     periods = changes.subquery()
+    lo = case((periods.c.begins < start_at, literal(start_day)), else_=epoch_day(periods.c.begins))
+    hi = case((periods.c.ends.is_(None) | (periods.c.ends >= end_at), literal(end_day)),
+              else_=epoch_day(periods.c.ends))
     available_q = select(
-        periods.c.shelter_id, func.sum(periods.c.usable * _overlap(periods.c.from_day, periods.c.to_day, start_day, end_day))
+        periods.c.shelter_id, func.sum(case((hi > lo, periods.c.usable * (hi - lo)), else_=literal(0)))
     ).group_by(periods.c.shelter_id)
 
-    occupied = {sid: int(n or 0) for sid, n in session.execute(occupied_q)}
+    occupied: dict[int, int] = {}
+    for query in stay_queries:
+        for sid, n in session.execute(query):
+            occupied[sid] = occupied.get(sid, 0) + int(n or 0)
     available = {sid: int(n or 0) for sid, n in session.execute(available_q)}
     return {
         sid: Utilisation(occupied.get(sid, 0), available.get(sid, 0))
-        for sid in set(occupied) | set(available)
+        for sid in occupied.keys() | available.keys()
     }
 
 
@@ -145,17 +172,18 @@ def nightly(session: Session, now: datetime, days: int, shelter_ids: Collection[
     start_day, end_day = (first - EPOCH).days, (end - EPOCH).days
     start_at = datetime.combine(first, time(), UTC)
 
-    def clamp(day):  # SQL expression: a day before the window counts on its first night
-        return case((day < start_day, literal(start_day)), else_=day)
+    def day_in_window(moment):  # SQL expression: a day before the window counts on its first night
+        # (compared as stored times, so the day is computed only for moments inside the window)
+        return case((moment < start_at, literal(start_day)), else_=epoch_day(moment))
 
-    relevant = Stay.discharged_at.is_(None) | (Stay.discharged_at >= start_at)
+    left_since = Stay.discharged_at >= start_at
     if shelter_ids is not None:
-        relevant = relevant & Stay.shelter_id.in_(shelter_ids)
+        left_since = left_since & Stay.shelter_id.in_(shelter_ids)
+    admissions = [select(Stay.shelter_id.label("shelter_id"), day_in_window(Stay.admitted_at).label("day"),
+                         Stay.beds.label("beds")).where(condition)
+                  for condition in _overlapping_stays(start_at, shelter_ids)]
     moves = union_all(
-        select(Stay.shelter_id.label("shelter_id"), clamp(epoch_day(Stay.admitted_at)).label("day"),
-               Stay.beds.label("beds")).where(relevant),
-        select(Stay.shelter_id, clamp(epoch_day(Stay.discharged_at)), -Stay.beds)
-        .where(relevant, Stay.discharged_at.is_not(None)),
+        *admissions, select(Stay.shelter_id, day_in_window(Stay.discharged_at), -Stay.beds).where(left_since),
     ).subquery()
     delta: dict[int, dict[int, int]] = {}
     for sid, day, beds in session.execute(

@@ -8,6 +8,7 @@ enforce the rules that keep the data whole, whoever calls them.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Text, cast, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -96,8 +97,53 @@ class ShelterView:
     utilisation_30d: float | None
 
     @property
+    def region(self) -> str:
+        return self.shelter.region
+
+    @property
+    def usable(self) -> int:
+        return self.shelter.usable
+
+    @property
     def available(self) -> int:
         return figures.available_beds(self.shelter.usable, self.occupancy)
+
+
+# What the shelter list shows of each shelter, read as plain columns: no ORM object, identity map or
+# change tracking per shelter, and the operator's code joined rather than loaded shelter by shelter.
+# The JSON lists come as text, so that each distinct list is decoded once (a few dozen among hundreds).
+LIST_COLUMNS = (
+    Shelter.id, Shelter.code, Shelter.name, Shelter.kind, Shelter.region, Shelter.municipality, Shelter.lat,
+    Shelter.lon, Shelter.capacity, Shelter.out_of_service, cast(Shelter.sexes, Text).label("sexes"), Shelter.ages,
+    Shelter.children_capacity, cast(Shelter.services, Text).label("services"),
+    cast(Shelter.languages, Text).label("languages"), Shelter.security, Shelter.status,
+    Organisation.code.label("operator"), Shelter.version, Shelter.last_headcount_at,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ShelterLine:
+    """A shelter of the list (`row` holds LIST_COLUMNS by name, its lists still JSON text) with its lists
+    decoded (shared between shelters with the same list: read-only) and its live figures."""
+
+    row: Any
+    sexes: tuple[str, ...] | None
+    services: tuple[str, ...] | None
+    languages: tuple[str, ...] | None
+    occupancy: figures.Occupancy
+    utilisation_30d: float | None
+
+    @property
+    def region(self) -> str:
+        return self.row.region
+
+    @property
+    def usable(self) -> int:
+        return self.row.capacity - self.row.out_of_service
+
+    @property
+    def available(self) -> int:
+        return figures.available_beds(self.usable, self.occupancy)
 
 
 @dataclass
@@ -111,12 +157,12 @@ class RegionTotals:
     available: int = 0
 
 
-def region_totals(views: Sequence[ShelterView]) -> list[RegionTotals]:
+def region_totals(views: Sequence[ShelterView | ShelterLine]) -> list[RegionTotals]:
     totals: dict[str, RegionTotals] = {}
     for v in views:
-        row = totals.setdefault(v.shelter.region, RegionTotals(v.shelter.region))
+        row = totals.setdefault(v.region, RegionTotals(v.region))
         row.shelters += 1
-        row.capacity += v.shelter.usable
+        row.capacity += v.usable
         row.occupied += v.occupancy.occupied
         row.available += v.available
     return [totals[r] for r in sorted(totals)]
@@ -138,19 +184,47 @@ def get_shelters(session: Session, codes: Sequence[str]) -> list[Shelter]:
     return [found[c] for c in codes]
 
 
-def shelter_views(session: Session, now: datetime, shelters: Sequence[Shelter]) -> list[ShelterView]:
-    """Live figures for many shelters in a fixed number of queries."""
-    ids = [s.id for s in shelters]
+def _live_figures(session: Session, now: datetime, ids: list[int] | None
+                  ) -> tuple[dict[int, figures.Occupancy], dict[int, float | None]]:
+    """Occupancy and 30-day utilisation ratios, computed once; `ids` None means every shelter (no id list
+    sent to the database)."""
     occ = figures.occupancy(session, now, ids)
-    util = figures.utilisation(session, now, 30, ids)
-    return [
-        ShelterView(s, occ.get(s.id, figures.Occupancy()), util[s.id].ratio if s.id in util else None)
-        for s in shelters
-    ]
+    util = {sid: u.ratio for sid, u in figures.utilisation(session, now, 30, ids).items()}
+    return occ, util
+
+
+def shelter_views(session: Session, now: datetime, shelters: Sequence[Shelter],
+                  *, every_shelter: bool = False) -> list[ShelterView]:
+    """Live figures for many shelters in a fixed number of queries (`every_shelter`: they are all of them)."""
+    occ, util = _live_figures(session, now, None if every_shelter else [s.id for s in shelters])
+    none = figures.Occupancy()
+    return [ShelterView(s, occ.get(s.id, none), util.get(s.id)) for s in shelters]
 
 
 def list_shelters(session: Session, now: datetime) -> list[ShelterView]:
-    return shelter_views(session, now, list(session.scalars(select(Shelter).order_by(Shelter.code))))
+    """Every shelter, by code, with its live figures."""
+    shelters = list(session.scalars(select(Shelter).order_by(Shelter.code)))
+    return shelter_views(session, now, shelters, every_shelter=True)
+
+
+def list_shelter_lines(session: Session, now: datetime) -> list[ShelterLine]:
+    """Every shelter, by code, as plain columns (LIST_COLUMNS) with its live figures: what the API's list
+    shows, the same figures as `list_shelters` at a fraction of its cost."""
+    rows = session.execute(
+        select(*LIST_COLUMNS).outerjoin(Organisation, Organisation.id == Shelter.operator_id).order_by(Shelter.code)
+    ).all()
+    occ, util = _live_figures(session, now, None)
+    none = figures.Occupancy()
+    decoded: dict[str | None, tuple[str, ...] | None] = {None: None}
+
+    def as_list(text: str | None) -> tuple[str, ...] | None:
+        if text not in decoded:
+            value = json.loads(text)
+            decoded[text] = None if value is None else tuple(value)
+        return decoded[text]
+
+    return [ShelterLine(row, as_list(row.sexes), as_list(row.services), as_list(row.languages),
+                        occ.get(row.id, none), util.get(row.id)) for row in rows]
 
 
 def residents(session: Session, shelter: Shelter) -> list[Stay]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta, timezone
 
 import pytest
 
@@ -254,3 +254,47 @@ def test_the_role_gate_comes_before_the_body(api_as, make):
     assert police.post("/shelters", json={}).status_code == 403
     assert police.post("/shelters", json={"capacity": "x"}).status_code == 403
     assert api_as(make.user("partner")).post("/cases", json={"age": -5}).status_code == 403
+
+
+def test_the_list_answers_each_shelter_as_the_schema_dumps_it(api_as, make, now):
+    """The list is built from plain columns without marshmallow: each row must be exactly what ShelterOut
+    makes of the same shelter (operator, lists, figures, holds, headcount time, utilisation)."""
+    import json
+
+    from extensions import db
+    from shelters import schemas, services
+    from shelters.api import shelter_json
+
+    operator = make.org(code="OPR")
+    full = make.shelter("FULL", capacity=4, out_of_service=1, operator="OPR", sexes=["female", "male"],
+                        services=["medical", "legal"], languages=["sq", "sr", "en"], lat=42.66, lon=21.17,
+                        municipality="Prishtinë", created_at=now - timedelta(days=40))
+    make.shelter("BARE", capacity=2, services=[], languages=[])
+    make.stay(full, make.case(children=1), admitted_at=now - timedelta(days=12))
+    services.hold_beds(db.session, None, now, full, 1, now + timedelta(hours=2))
+    services.confirm_headcount(db.session, make.manager(full), now, full, 2)
+    db.session.commit()
+    assert operator.code == "OPR"
+
+    body = api_as(make.user("secretariat")).get("/shelters").get_json()
+    expected = [json.loads(json.dumps(schemas.ShelterOut().dump(shelter_json(view)), default=str))
+                for view in services.list_shelters(db.session, now)]
+    assert body["shelters"] == expected
+    row = body["shelters"][1]
+    assert (row["code"], row["operator"], row["occupied"], row["reserved"], row["available"]) == ("FULL", "OPR", 2, 1, 0)
+    assert row["last_headcount_at"] is not None and row["utilisation_30d"] > 0
+
+
+def test_admit_and_discharge_answer_times_in_utc_whatever_offset_was_sent(api_as, make, pvpt, now):
+    api = api_as(make.user("secretariat"))
+    case = make.case()
+    admitted = (now - timedelta(hours=5)).astimezone(timezone(timedelta(hours=2))).replace(microsecond=0)
+    stay = api.post("/shelters/PVPT/stays", json={"case_code": case.code, "admitted_at": admitted.isoformat()})
+    assert stay.status_code == 201
+    assert stay.get_json()["admitted_at"] == admitted.astimezone(UTC).isoformat()
+    discharged = (now - timedelta(hours=1)).astimezone(timezone(timedelta(hours=-5))).replace(microsecond=0)
+    done = api.post(f"/stays/{stay.get_json()['stay_id']}/discharge",
+                    json={"reason": "reintegrated", "discharged_at": discharged.isoformat()})
+    assert done.status_code == 200
+    assert done.get_json()["discharged_at"] == discharged.astimezone(UTC).isoformat()
+    assert done.get_json()["admitted_at"] == admitted.astimezone(UTC).isoformat()
