@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from flask import current_app, g
+from flask import Response, current_app, g, jsonify
 
 from accounts import audit
 from accounts.models import Role, User
@@ -30,8 +30,41 @@ def _user() -> User:
     return g.api_user
 
 
-def placement_json(request: PlacementRequest, user: User) -> dict[str, Any]:
-    """A request as `user` may see it; showing an address is audited."""
+# A request's stored ranking: already JSON, shaped as `schemas.SuggestionOut` and `schemas.ExclusionOut` say.
+_RANKING = ("suggestions", "excluded")
+_PLACEMENT_OUT = schemas.PlacementOut()
+
+
+def placement_response(body: dict[str, Any], status: int = 200) -> Response:
+    """`body` (from `placement_json`) answered as `schemas.PlacementOut` documents it.
+
+    The suggestions and exclusions are the JSON stored on the request: lists read back from it, or, for
+    a new request, the very text stored (`services.ShownRanking`), sent as it is. At 10,000 shelters,
+    having marshmallow walk them again cost more than ranking them, so only the rest of the request
+    goes through the schema; the answer is the text flask-smorest's encoder would give (sorted keys;
+    tests/placement/test_api.py holds the two to the same bytes). The OpenAPI document still
+    describes the whole body.
+    """
+    ranking = {key: body[key] for key in _RANKING if key in body}
+    data = _PLACEMENT_OUT.dump({key: value for key, value in body.items() if key not in _RANKING})
+    if not any(isinstance(value, str) for value in ranking.values()):
+        response = jsonify(data | ranking)
+    else:  # the members in sorted order, as the encoder writes them, the stored text spliced in
+        def encode(value: Any) -> str:
+            return current_app.json.dumps(value, separators=(",", ":"))
+
+        members = data | ranking
+        text = ",".join(f"{encode(key)}:{value if key in ranking and isinstance(value, str) else encode(value)}"
+                        for key, value in sorted(members.items()))
+        response = current_app.response_class(f"{{{text}}}\n", mimetype=current_app.json.mimetype)
+    response.status_code = status
+    return response
+
+
+def placement_json(request: PlacementRequest, user: User, shown: services.ShownRanking | None = None
+                   ) -> dict[str, Any]:
+    """A request as `user` may see it; showing an address is audited. `shown`: a new request's ranking
+    as `services.open_request` stored it (its text, rather than reading it back)."""
     now = utcnow()
     data: dict[str, Any] = {
         "id": request.id, "case_code": request.case.code, "status": request.status, "urgency": request.urgency,
@@ -40,12 +73,16 @@ def placement_json(request: PlacementRequest, user: User) -> dict[str, Any]:
             "reserved", "accepted") else None,
         "stay_id": request.stay_id, "transfer": request.transfer_from_stay_id is not None,
         "reason": request.reason, "note": request.note,
-        "suggestions": request.suggestions, "excluded": request.excluded,
+        "suggestions": shown.suggestions if shown else request.suggestions,
+        "excluded": shown.excluded if shown else request.excluded,
         "created_at": request.created_at, "updated_at": request.updated_at,
         "timeline": [{"at": e.at, "by": e.actor.username if e.actor else None, "from_status": e.from_status,
                       "to_status": e.to_status, "shelter": e.shelter_code, "note": e.note} for e in request.events],
     }
-    if not request.suggestions:
+    if shown is not None:
+        if not shown.suggested:
+            data["why_empty"] = shown.why_empty
+    elif not request.suggestions:
         data["why_empty"] = dict(Counter(code for e in request.excluded for code in set(e.get("codes", []))))
     if permissions.can_view_address(user, request):
         data["address"] = request.shelter.address
@@ -64,15 +101,16 @@ def placement_json(request: PlacementRequest, user: User) -> dict[str, Any]:
 @roles_required(Role.POLICE, Role.SECRETARIAT)
 @blp.arguments(schemas.PlacementIn)
 @blp.response(201, schemas.PlacementOut)
-def create(data: dict[str, Any]) -> dict[str, Any]:
+def create(data: dict[str, Any]) -> Response:
     """Ask a bed for a case: returns the ranked suggestions and every exclusion with its reasons."""
     user = _user()
     case = shelter_permissions.load_case(db.session, user, data["case_code"])
-    request = services.create_request(db.session, user, utcnow(), case, _settings(), urgency=data["urgency"],
-                                      region=data.get("region"), exclude=data["exclude"], transfer=data["transfer"])
-    body = placement_json(request, user)
+    request, shown = services.open_request(db.session, user, utcnow(), case, _settings(), urgency=data["urgency"],
+                                           region=data.get("region"), exclude=data["exclude"],
+                                           transfer=data["transfer"])
+    body = placement_json(request, user, shown)
     db.session.commit()
-    return body
+    return placement_response(body, 201)
 
 
 @blp.route("/placements")
@@ -89,16 +127,16 @@ def list_requests() -> dict[str, Any]:
 @blp.route("/placements/<int:request_id>")
 @roles_required(Role.POLICE, Role.SECRETARIAT, Role.SHELTER_MANAGER)
 @blp.response(200, schemas.PlacementOut)
-def get(request_id: int) -> dict[str, Any]:
+def get(request_id: int) -> Response:
     user = _user()
     request = permissions.load_request(db.session, user, request_id)
     services.expire_if_due(db.session, utcnow(), request)
     body = placement_json(request, user)
     db.session.commit()
-    return body
+    return placement_response(body)
 
 
-def _act(request_id: int, owner: bool, action) -> dict[str, Any]:  # noqa: ANN001
+def _act(request_id: int, owner: bool, action) -> Response:  # noqa: ANN001
     """Load, check who may act (owner: requester or secretariat; else the deciding manager), act, commit."""
     user = _user()
     request = permissions.load_request(db.session, user, request_id)
@@ -109,14 +147,14 @@ def _act(request_id: int, owner: bool, action) -> dict[str, Any]:  # noqa: ANN00
     action(user, request)
     body = placement_json(request, user)
     db.session.commit()
-    return body
+    return placement_response(body)
 
 
 @blp.route("/placements/<int:request_id>/reserve", methods=["POST"])
 @roles_required(Role.POLICE, Role.SECRETARIAT)
 @blp.arguments(schemas.ReserveIn)
 @blp.response(200, schemas.PlacementOut)
-def reserve(data: dict[str, Any], request_id: int) -> dict[str, Any]:
+def reserve(data: dict[str, Any], request_id: int) -> Response:
     """Hold a bed at a shelter; 409 when none is free any more."""
     return _act(request_id, True, lambda user, req: services.reserve(
         db.session, user, utcnow(), req, data["shelter"], _settings()))
@@ -125,7 +163,7 @@ def reserve(data: dict[str, Any], request_id: int) -> dict[str, Any]:
 @blp.route("/placements/<int:request_id>/accept", methods=["POST"])
 @roles_required(Role.SHELTER_MANAGER)
 @blp.response(200, schemas.PlacementOut)
-def accept(request_id: int) -> dict[str, Any]:
+def accept(request_id: int) -> Response:
     return _act(request_id, False, lambda user, req: services.accept(db.session, user, utcnow(), req, _settings()))
 
 
@@ -133,7 +171,7 @@ def accept(request_id: int) -> dict[str, Any]:
 @roles_required(Role.SHELTER_MANAGER)
 @blp.arguments(schemas.RejectIn)
 @blp.response(200, schemas.PlacementOut)
-def reject(data: dict[str, Any], request_id: int) -> dict[str, Any]:
+def reject(data: dict[str, Any], request_id: int) -> Response:
     return _act(request_id, False, lambda user, req: services.reject(db.session, user, utcnow(), req,
                                                                      data["reason"]))
 
@@ -141,7 +179,7 @@ def reject(data: dict[str, Any], request_id: int) -> dict[str, Any]:
 @blp.route("/placements/<int:request_id>/admit", methods=["POST"])
 @roles_required(Role.SHELTER_MANAGER)
 @blp.response(200, schemas.PlacementOut)
-def admit(request_id: int) -> dict[str, Any]:
+def admit(request_id: int) -> Response:
     """The victim arrived: opens the stay."""
     return _act(request_id, False, lambda user, req: services.admit(db.session, user, utcnow(), req))
 
@@ -150,7 +188,7 @@ def admit(request_id: int) -> dict[str, Any]:
 @roles_required(Role.POLICE, Role.SECRETARIAT)
 @blp.arguments(schemas.DeclineIn)
 @blp.response(200, schemas.PlacementOut)
-def decline(data: dict[str, Any], request_id: int) -> dict[str, Any]:
+def decline(data: dict[str, Any], request_id: int) -> Response:
     """The victim declined shelter, and why."""
     return _act(request_id, True, lambda user, req: services.decline(db.session, user, utcnow(), req,
                                                                     data["reason"], data.get("note")))
@@ -160,7 +198,7 @@ def decline(data: dict[str, Any], request_id: int) -> dict[str, Any]:
 @roles_required(Role.POLICE, Role.SECRETARIAT)
 @blp.arguments(schemas.CancelIn)
 @blp.response(200, schemas.PlacementOut)
-def cancel(data: dict[str, Any], request_id: int) -> dict[str, Any]:
+def cancel(data: dict[str, Any], request_id: int) -> Response:
     return _act(request_id, True, lambda user, req: services.cancel(db.session, user, utcnow(), req,
                                                                    data.get("note")))
 

@@ -14,17 +14,23 @@ applies the same rules to all shelters at once, on numpy columns (`CandidateTabl
 and makes the reasons of each distinct kind of exclusion once, with `hard_reasons`
 itself. At 10,000 shelters that is the difference between about 45 ms and 3 ms a
 victim (docs/performance.md); the tests hold the two statements to the same answers.
+`CandidateTable.of_columns` takes the shelters as columns and `Ranking.as_json_text` writes
+the explanations a request stores, so neither needs an object per shelter.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
+from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "CANDIDATE_FIELDS",
     "Candidate",
     "CandidateTable",
     "Exclusion",
@@ -194,6 +200,31 @@ class Ranking:
             return self._columns.scores()
         return {s.shelter: s.score for s in self.suggestions}
 
+    def as_json(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The ranking as JSON values, as a request stores and shows it: the suggestions
+        `[{"shelter", "score", "terms": {name: points}}]` best first, and the exclusions
+        `[{"shelter", "reasons": [message, ...], "codes": [code, ...]}]` in code order.
+
+        Made from the columns without a `Suggestion` or `Exclusion` per shelter; exclusions whose
+        reasons read the same share their two lists (thousands of shelters, a few hundred kinds of
+        exclusion), so treat the result as read-only.
+        """
+        if self._columns is not None:
+            return self._columns.as_json()
+        suggestions = [{"shelter": s.shelter, "score": s.score, "terms": dict(s.terms)} for s in self.suggestions]
+        excluded = [{"shelter": e.shelter, "reasons": [r.message for r in e.reasons],
+                     "codes": [r.code for r in e.reasons]} for e in self.excluded]
+        return suggestions, excluded
+
+    def as_json_text(self) -> tuple[str, str]:
+        """`as_json` encoded: the text `json.dumps(value, sort_keys=True, separators=(",", ":"))` gives for
+        each (Flask's JSON encoder), the exclusions written from one fragment per kind of exclusion
+        rather than from a dictionary per shelter."""
+        if self._columns is not None:
+            return self._columns.as_json_text()
+        suggestions, excluded = self.as_json()
+        return _dumps(suggestions), _dumps(excluded)
+
     def exclusion_summary(self) -> dict[str, int]:
         """Reason code -> how many shelters it excluded (a shelter counts once per code),
         most frequent first, ties by code: the answer to "why is my list empty"."""
@@ -350,45 +381,99 @@ def score_terms(profile: Profile, candidate: Candidate, weights: Weights,
     }
 
 
+CANDIDATE_FIELDS = tuple(f.name for f in fields(Candidate))
+_candidate_fields = attrgetter(*CANDIDATE_FIELDS)  # a candidate's values in `CANDIDATE_FIELDS` order
+
+
 class CandidateTable:
     """The candidates as columns (numpy arrays), in code order: what `rank_shelters` decides on.
 
     Built once from any number of candidates, it ranks them for any number of victims (a batch
-    ranks the same shelters for every waiting request). Raises ValueError if two candidates share
-    a code.
+    ranks the same shelters for every waiting request). `CandidateTable.of_columns` builds it from
+    one sequence per `Candidate` field, so gathering with queries need not make 10,000 objects;
+    a `Candidate` is made only for the rows that are read (`candidate(row)`, `candidates`).
+    Raises ValueError if two candidates share a code.
     """
 
     def __init__(self, candidates: Iterable[Candidate]) -> None:
-        ordered = sorted(candidates, key=lambda c: c.code)
-        self.candidates: tuple[Candidate, ...] = tuple(ordered)
-        self.codes: list[str] = [c.code for c in ordered]
+        rows = list(candidates)
+        values = list(zip(*map(_candidate_fields, rows))) if rows else [() for _ in CANDIDATE_FIELDS]
+        self._fill(dict(zip(CANDIDATE_FIELDS, values)))
+        if rows:  # already made: keep them rather than make them again
+            self._candidates = tuple(sorted(rows, key=lambda c: c.code))
+
+    @classmethod
+    def of_columns(cls, **columns: Sequence[Any]) -> CandidateTable:
+        """From one sequence per `Candidate` field, by the field's name; row i of every sequence is one
+        shelter, in any order. Raises ValueError for a missing or unknown field, sequences of different
+        lengths, or a code that appears twice."""
+        table = cls.__new__(cls)
+        table._fill(columns)
+        return table
+
+    def _fill(self, columns: Mapping[str, Sequence[Any]]) -> None:
+        if set(columns) != set(CANDIDATE_FIELDS):
+            raise ValueError(f"columns must be exactly the Candidate fields {CANDIDATE_FIELDS}")
+        codes = list(columns["code"])
+        n = len(codes)
+        if any(len(column) != n for column in columns.values()):
+            raise ValueError("every column must have one value per shelter")
+        order = sorted(range(n), key=codes.__getitem__)
+        if order == list(range(n)):
+            raw = {name: list(column) for name, column in columns.items()}
+        else:
+            raw = {name: [column[row] for row in order] for name, column in columns.items()}
+        self._raw = raw
+        self._candidates: tuple[Candidate, ...] | None = None
+        self.codes: list[str] = raw["code"]
         for before, after in zip(self.codes, self.codes[1:]):
             if before == after:
                 raise ValueError(f"shelter {after} appears twice among the candidates")
         self.row_of_code = {code: row for row, code in enumerate(self.codes)}
-        self.open = np.array([c.status == "open" for c in ordered], dtype=bool)
-        self.status = _labels([c.status for c in ordered])
-        self.free = np.array([c.free_beds for c in ordered], dtype=np.int64)
-        self.usable = np.array([c.usable for c in ordered], dtype=np.int64)
-        self.taken = np.array([c.occupied + c.held for c in ordered], dtype=np.int64)
-        self.takes_minors = np.array([c.ages in ("minors", "all") for c in ordered], dtype=bool)
-        self.takes_adults = np.array([c.ages in ("adults", "all") for c in ordered], dtype=bool)
-        self.children_capacity = np.array([c.children_capacity for c in ordered], dtype=np.int64)
-        self.region = _labels([c.region for c in ordered])
-        self.security = _labels([c.security for c in ordered])
-        self.high_security = np.array([c.security == "high" for c in ordered], dtype=bool)
-        positions = [_position(c.lat, c.lon) for c in ordered]
-        self.located = np.array([p is not None for p in positions], dtype=bool)
-        self.lat = np.radians(np.array([p[0] if p else 0.0 for p in positions], dtype=np.float64))
-        self.lon = np.radians(np.array([p[1] if p else 0.0 for p in positions], dtype=np.float64))
-        self.service_count = np.array([len(c.services) for c in ordered], dtype=np.int64)
-        self.utilisation = np.array([c.utilisation for c in ordered], dtype=np.float64)
-        self._sexes = _Membership([c.sexes for c in ordered])
-        self._services = _Membership([c.services for c in ordered])
-        self._languages = _Membership([c.languages for c in ordered])
+        self.status = _labels(raw["status"])
+        self.open = _label_in(self.status, ("open",))
+        usable = np.array(raw["usable"], dtype=np.int64).reshape(n)
+        taken = (np.array(raw["occupied"], dtype=np.int64) + np.array(raw["held"], dtype=np.int64)).reshape(n)
+        self.usable, self.taken = usable, taken
+        self.free = np.maximum(usable - taken, 0)
+        ages = _labels(raw["ages"])
+        self.takes_minors = _label_in(ages, ("minors", "all"))
+        self.takes_adults = _label_in(ages, ("adults", "all"))
+        self.children_capacity = np.array(raw["children_capacity"], dtype=np.int64).reshape(n)
+        self.region = _labels(raw["region"])
+        self.security = _labels(raw["security"])
+        self.high_security = _label_in(self.security, ("high",))
+        # None (no position) becomes NaN; a position needs both coordinates finite, as `_position` says.
+        lat = np.array(raw["lat"], dtype=np.float64).reshape(n)
+        lon = np.array(raw["lon"], dtype=np.float64).reshape(n)
+        self.located = np.isfinite(lat) & np.isfinite(lon)
+        self.lat = np.radians(np.where(self.located, lat, 0.0))
+        self.lon = np.radians(np.where(self.located, lon, 0.0))
+        self.utilisation = np.array(raw["utilisation"], dtype=np.float64).reshape(n)
+        self._sexes = _Membership(raw["sexes"])
+        self._services = _Membership(raw["services"])
+        self._languages = _Membership(raw["languages"])
+        self.service_count = self._services.sizes()
 
     def __len__(self) -> int:
         return len(self.codes)
+
+    def column(self, name: str) -> list[Any]:
+        """One `Candidate` field of every row, in code order, as given."""
+        return self._raw[name]
+
+    def candidate(self, row: int) -> Candidate:
+        """Row `row` as a `Candidate`."""
+        if self._candidates is not None:
+            return self._candidates[row]
+        return Candidate(**{name: column[row] for name, column in self._raw.items()})
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...]:
+        """Every row as a `Candidate`, in code order (made on first use)."""
+        if self._candidates is None:
+            self._candidates = tuple(self.candidate(row) for row in range(len(self)))
+        return self._candidates
 
     def takes_sex(self, sex: str) -> np.ndarray:
         return self._sexes.has(sex)
@@ -407,26 +492,39 @@ def _labels(values: list[str]) -> tuple[list[str], np.ndarray]:
     """(distinct values, each row's index into them): a string column as small integers."""
     distinct = sorted(set(values))
     index = {value: i for i, value in enumerate(distinct)}
-    return distinct, np.array([index[v] for v in values], dtype=np.int64)
+    return distinct, np.array([index[v] for v in values], dtype=np.int64).reshape(len(values))
+
+
+def _label_in(labels: tuple[list[str], np.ndarray], wanted: tuple[str, ...]) -> np.ndarray:
+    """Where a label column holds one of `wanted`."""
+    distinct, rows = labels
+    return np.array([value in wanted for value in distinct], dtype=bool).reshape(len(distinct))[rows]
 
 
 class _Membership:
-    """Which rows' sets hold a value, one boolean column per value asked about (made on first use)."""
+    """Which rows' sets hold a value, one boolean column per value asked about (made on first use).
+
+    Shelters share a few hundred distinct sets among thousands of rows, so each row is numbered by
+    its distinct set and a value is looked up once per distinct set.
+    """
 
     def __init__(self, sets: list[frozenset[str]]) -> None:
-        self._rows: dict[str, list[int]] = {}
-        for row, values in enumerate(sets):
-            for value in values:
-                self._rows.setdefault(value, []).append(row)
-        self._size = len(sets)
+        number: dict[frozenset[str], int] = {}
+        self._set_of_row = np.array([number.setdefault(frozenset(s), len(number)) for s in sets],
+                                    dtype=np.int64).reshape(len(sets))
+        self._distinct = list(number)
         self._columns: dict[str, np.ndarray] = {}
+
+    def sizes(self) -> np.ndarray:
+        """Each row's number of values."""
+        counts = np.array([len(s) for s in self._distinct], dtype=np.int64).reshape(len(self._distinct))
+        return counts[self._set_of_row]
 
     def has(self, value: str) -> np.ndarray:
         column = self._columns.get(value)
         if column is None:
-            column = np.zeros(self._size, dtype=bool)
-            column[self._rows.get(value, [])] = True
-            self._columns[value] = column
+            holds = np.array([value in s for s in self._distinct], dtype=bool).reshape(len(self._distinct))
+            column = self._columns[value] = holds[self._set_of_row]
         return column
 
 
@@ -453,10 +551,39 @@ class _RankedColumns:
         return tuple(Exclusion(codes[row], reasons[group])
                      for row, group in zip(self._excluded.tolist(), self._group_of_row.tolist()))
 
+    def as_json(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        codes = self._table.codes
+        suggestions = [{"shelter": codes[row], "score": sum(points), "terms": dict(zip(TERMS, points))}
+                       for row, points in zip(self._suggested.tolist(), self._terms.tolist())]
+        explained = [([r.message for r in reasons], [r.code for r in reasons]) for reasons in self._group_reasons]
+        excluded = [{"shelter": codes[row], "reasons": messages, "codes": reason_codes}
+                    for row, (messages, reason_codes) in zip(self._excluded.tolist(),
+                                                             map(explained.__getitem__, self._group_of_row.tolist()))]
+        return suggestions, excluded
+
+    def as_json_text(self) -> tuple[str, str]:
+        codes = self._table.codes
+        suggestions = [{"shelter": codes[row], "score": sum(points), "terms": dict(zip(TERMS, points))}
+                       for row, points in zip(self._suggested.tolist(), self._terms.tolist())]
+        # {"codes":[...],"reasons":[...],"shelter":"CODE"}: keys sorted as the encoder sorts them.
+        openings = [f'{{"codes":{_dumps([r.code for r in reasons])},"reasons":{_dumps([r.message for r in reasons])},'
+                    f'"shelter":' for reasons in self._group_reasons]
+        excluded = ",".join(
+            [opening + _encode_string(codes[row]) + "}"
+             for row, opening in zip(self._excluded.tolist(), map(openings.__getitem__, self._group_of_row.tolist()))])
+        return _dumps(suggestions), f"[{excluded}]"
+
     def reason_groups(self) -> list[tuple[tuple[Reason, ...], int]]:
         """(reasons, how many excluded shelters have exactly them) per group."""
         counts = np.bincount(self._group_of_row, minlength=len(self._group_reasons)).tolist()
         return list(zip(self._group_reasons, counts))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+_encode_string = json.encoder.encode_basestring_ascii  # a string as JSON, as `json.dumps` writes it
 
 
 def _vector_points(weight: int, fraction: np.ndarray) -> np.ndarray:
@@ -552,7 +679,7 @@ def rank_shelters(profile: Profile, candidates: Iterable[Candidate] | CandidateT
         np.where(fails[-2][excluded], table.security[1][excluded], -1),
     ]).astype(np.int64).reshape(len(excluded), len(fails) + 6)
     first, group_of_row = _distinct_rows(key)
-    group_reasons = [hard_reasons(profile, table.candidates[excluded[row]]) for row in first.tolist()]
+    group_reasons = [hard_reasons(profile, table.candidate(excluded[row])) for row in first.tolist()]
     return Ranking._of_columns(_RankedColumns(table, suggested, terms, excluded, group_of_row, group_reasons))
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, literal, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -70,7 +71,7 @@ class Settings:
 def candidates(session: Session, now: datetime, shelters: Sequence[Shelter] | None = None) -> list[engine.Candidate]:
     """Every shelter (or those given) as the engine sees it, with live figures."""
     if shelters is None:
-        return _all_candidates(session, now)
+        return list(candidate_table(session, now).candidates)
     return [
         engine.Candidate(
             code=v.shelter.code, name=v.shelter.name, status=v.shelter.status, region=v.shelter.region,
@@ -83,47 +84,56 @@ def candidates(session: Session, now: datetime, shelters: Sequence[Shelter] | No
     ]
 
 
-def _all_candidates(session: Session, now: datetime) -> list[engine.Candidate]:
-    """Every shelter as a candidate, read as plain columns rather than ORM objects.
+_CHUNK_ROWS = 500
+
+
+def candidate_table(session: Session, now: datetime) -> engine.CandidateTable:
+    """Every shelter as the engine's columns, with live figures, read as plain columns.
 
     The same figures as `shelter_services.shelter_views` (shelters.figures is their one definition);
-    only the loading differs: at 10,000 shelters, building and tracking the ORM objects cost more than
-    the queries themselves, and so did decoding the same few JSON lists of sexes, services and
-    languages once per shelter, so each distinct list is decoded once (bench/suggest.py,
-    docs/performance.md).
+    only the loading differs: at 10,000 shelters, building and tracking ORM objects, or even one
+    `Candidate` per shelter, cost more than the queries themselves, and so did decoding the same few
+    JSON lists of sexes, services and languages once per shelter, so each distinct list is decoded
+    once and the rows go to the engine as columns (bench/suggest.py, docs/performance.md).
     """
-    rows = session.execute(select(
+    result = session.execute(select(
         Shelter.id, Shelter.code, Shelter.name, Shelter.status, Shelter.region, Shelter.lat, Shelter.lon,
         cast(Shelter.sexes, Text), Shelter.ages, Shelter.children_capacity, cast(Shelter.services, Text),
         cast(Shelter.languages, Text), Shelter.security, Shelter.capacity, Shelter.out_of_service,
-    ).order_by(Shelter.code)).all()
+    ))
+    # Read in chunks straight into columns: no row outlives its chunk, so 10,000 rows do not all survive
+    # into the garbage collector's oldest generation (whose full passes were the API's p95).
+    columns: list[list[Any]] = [[] for _ in range(15)]
+    for chunk in result.partitions(_CHUNK_ROWS):
+        for column, values in zip(columns, zip(*chunk)):
+            column.extend(values)
+    (ids, codes, names, status, regions, lats, lons, sexes, ages, children_capacity, services_, languages,
+     security, capacity, out_of_service) = columns
     occupancy = figures.occupancy(session, now)
     utilisation = figures.utilisation(session, now, 30)
     empty = figures.Occupancy()
-    decoded: dict[str, frozenset[str]] = {}
-
-    def as_set(text: str) -> frozenset[str]:
-        values = decoded.get(text)
-        if values is None:
-            values = decoded[text] = frozenset(json.loads(text))
-        return values
-
-    out = []
-    for (sid, code, name, status, region, lat, lon, sexes, ages, children_capacity, services_, languages,
-         security, capacity, out_of_service) in rows:
-        occ = occupancy.get(sid, empty)
-        util = utilisation.get(sid)
-        ratio = util.ratio if util is not None else None
-        out.append(engine.Candidate(
-            code=code, name=name, status=status, region=region, lat=lat, lon=lon, sexes=as_set(sexes),
-            ages=ages, children_capacity=children_capacity, services=as_set(services_),
-            languages=as_set(languages), security=security, usable=capacity - out_of_service,
-            occupied=occ.occupied, held=occ.reserved, utilisation=ratio or 0.0,
-        ))
-    return out
+    held = [occupancy.get(sid, empty) for sid in ids]
+    ratios = [utilisation.get(sid) for sid in ids]
+    return engine.CandidateTable.of_columns(
+        code=codes, name=names, status=status, region=regions, lat=lats, lon=lons, sexes=_json_sets(sexes),
+        ages=ages, children_capacity=children_capacity, services=_json_sets(services_),
+        languages=_json_sets(languages), security=security,
+        usable=[c - o for c, o in zip(capacity, out_of_service)],
+        occupied=[occ.occupied for occ in held], held=[occ.reserved for occ in held],
+        utilisation=[(u.ratio or 0.0) if u is not None else 0.0 for u in ratios],
+    )
 
 
-def _centres(session: Session) -> dict[str, tuple[float, float]]:
+def _json_sets(texts: Sequence[str]) -> list[frozenset[str]]:
+    """JSON lists as frozensets, each distinct text decoded once (one shared frozenset per text)."""
+    decoded = {text: frozenset(json.loads(text)) for text in set(texts)}
+    return [decoded[text] for text in texts]
+
+
+def _centres(session: Session, table: engine.CandidateTable | None = None) -> dict[str, tuple[float, float]]:
+    """Region centres (placement.geography); from `table`'s shelters when given, saving a query."""
+    if table is not None:
+        return region_centres(zip(table.column("region"), table.column("lat"), table.column("lon")))
     return region_centres(session.execute(select(Shelter.region, Shelter.lat, Shelter.lon)))
 
 
@@ -139,16 +149,15 @@ def profile(case: Case, request: PlacementRequest, now: datetime, centres: dict[
 
 
 def rank(session: Session, now: datetime, request: PlacementRequest, settings: Settings) -> engine.Ranking:
-    centres = _centres(session)
-    return engine.rank_shelters(profile(request.case, request, now, centres), candidates(session, now),
-                                settings.weights, centres)
+    """Rank every shelter for the request's case now (placement.engine.rank_shelters)."""
+    table = candidate_table(session, now)
+    centres = _centres(session, table)
+    return engine.rank_shelters(profile(request.case, request, now, centres), table, settings.weights, centres)
 
 
-def ranking_json(ranking: engine.Ranking) -> tuple[list[dict], list[dict]]:
-    suggestions = [{"shelter": s.shelter, "score": s.score, "terms": dict(s.terms)} for s in ranking.suggestions]
-    excluded = [{"shelter": e.shelter, "reasons": [r.message for r in e.reasons],
-                 "codes": [r.code for r in e.reasons]} for e in ranking.excluded]
-    return suggestions, excluded
+def ranking_json(ranking: engine.Ranking) -> tuple[str, str]:
+    """(suggestions, excluded) as a request stores and shows them: JSON text (`engine.Ranking.as_json_text`)."""
+    return ranking.as_json_text()
 
 
 # --- transitions -------------------------------------------------------------------------------------------
@@ -195,6 +204,17 @@ def _require(request: PlacementRequest, allowed: Sequence[str], action: str) -> 
                        code="illegal_transition", fields={"status": request.status})
 
 
+@dataclass(frozen=True)
+class ShownRanking:
+    """A new request's ranking as stored and shown: the suggestions and the exclusions as JSON text
+    (`engine.Ranking.as_json_text`), how many shelters were suggested, and the exclusion summary."""
+
+    suggestions: str
+    excluded: str
+    suggested: int
+    why_empty: dict[str, int]
+
+
 def create_request(
     session: Session,
     actor: User,
@@ -207,8 +227,27 @@ def create_request(
     exclude: Sequence[str] = (),
     transfer: bool = False,
 ) -> PlacementRequest:
-    """Ask a bed for `case`; ranks every shelter now and stores the ranking as shown.
+    """`open_request`'s request (its stored ranking is read back from the database when read)."""
+    return open_request(session, actor, now, case, settings, urgency=urgency, region=region, exclude=exclude,
+                        transfer=transfer)[0]
 
+
+def open_request(
+    session: Session,
+    actor: User,
+    now: datetime,
+    case: Case,
+    settings: Settings,
+    *,
+    urgency: str = Urgency.URGENT,
+    region: str | None = None,
+    exclude: Sequence[str] = (),
+    transfer: bool = False,
+) -> tuple[PlacementRequest, ShownRanking]:
+    """Ask a bed for `case`; ranks every shelter now and stores the ranking as shown, which it returns.
+
+    The ranking is encoded once: the same text is stored on the request and can be sent as the answer
+    (at 10,000 shelters, a dictionary per shelter encoded twice cost more than ranking them).
     A transfer moves a resident: the case must have an open stay, which the
     admission will close (reason: transferred). Raises Invalid (urgency,
     unknown excluded codes), AlreadyDone (a live request exists, or the case is
@@ -233,19 +272,32 @@ def create_request(
                                transfer_from=stay if transfer else None)
     if transfer and stay is not None and stay.shelter.code not in exclude:
         request.exclude = [*exclude, stay.shelter.code]  # not back where they are
-    request.suggestions, request.excluded = ranking_json(rank(session, now, request, settings))
+    ranking = rank(session, now, request, settings)
+    suggestions, excluded = ranking.as_json_text()
+    scores = ranking.scores()
+    shown = ShownRanking(suggestions, excluded, len(scores), {} if scores else ranking.exclusion_summary())
+    request.suggestions = _json_value(session, shown.suggestions)
+    request.excluded = _json_value(session, shown.excluded)
     session.add(request)
     try:
         session.flush()
     except IntegrityError as exc:
         raise _live_request_exists(case) from exc
+    session.expire(request, ["suggestions", "excluded"])  # stored as text: read back as values when read
     session.add(PlacementEvent(request_id=request.id, at=now, actor_id=actor.id, from_status=None,
                                to_status=RequestStatus.OPEN))
     if case.status == CaseStatus.IDENTIFIED:
         case.status = CaseStatus.AWAITING_PLACEMENT
     audit.record(session, actor=actor, action="placement.open", object_type="placement", object_id=request.id,
-                 now=now, detail={"case": case.code, "urgency": urgency, "suggested": len(request.suggestions)})
-    return request
+                 now=now, detail={"case": case.code, "urgency": urgency, "suggested": shown.suggested})
+    return request, shown
+
+
+def _json_value(session: Session, text: str) -> Any:
+    """JSON text to store in a JSON column as it is, rather than a value the column would encode again."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(literal(text, Text), JSONB)
+    return literal(text, Text)  # SQLite keeps JSON as text
 
 
 def _live_request_exists(case: Case) -> AlreadyDone:
@@ -418,15 +470,15 @@ def run_batch(session: Session, actor: User, now: datetime, settings: Settings) 
         expire_if_due(session, now, request)
     waiting = list(session.scalars(select(PlacementRequest).where(PlacementRequest.status.in_(WAITING))
                                    .order_by(PlacementRequest.id)))
-    centres = _centres(session)
-    pool = engine.CandidateTable(candidates(session, now))
+    pool = candidate_table(session, now)
+    centres = _centres(session, pool)
     batch_requests = []
     for request in waiting:
         ranking = engine.rank_shelters(profile(request.case, request, now, centres), pool, settings.weights, centres)
         batch_requests.append(batch.BatchRequest(
             id=request.id, beds=1 + request.case.children, urgent=request.urgency == Urgency.EMERGENCY,
             options=ranking.scores()))
-    result = batch.batch_assign(batch_requests, {c.code: c.free_beds for c in pool.candidates},
+    result = batch.batch_assign(batch_requests, dict(zip(pool.codes, pool.free.tolist())),
                                 time_limit_s=settings.batch_time_limit_s)
     reserved: dict[int, str] = {}
     requests = {r.id: r for r in waiting}

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import pytest
+from flask import jsonify
+
+from extensions import db
+from placement import schemas
+from placement.api import placement_response
+from placement.models import PlacementRequest
 
 
 @pytest.fixture
@@ -84,3 +93,39 @@ def test_batch_is_for_the_secretariat(api_as, make, pvpt):
     assert api_as(officer).post("/placements/batch").status_code == 403
     result = api_as(make.user("secretariat")).post("/placements/batch").get_json()
     assert result["placed"] == 1 and result["optimal"] is True
+
+
+def test_the_answer_is_the_schemas_and_the_ranking_as_stored(api_as, make, pvpt):
+    make.shelter("MEN", sexes=["male"])
+    officer = make.user("police")
+    api = api_as(officer)
+    created = api.post("/placements", json={"case_code": make.case(officer).code})
+    assert created.status_code == 201 and created.mimetype == "application/json"
+    body = created.get_json()
+    assert [s["shelter"] for s in body["suggestions"]] == ["PVPT"]
+    assert body["excluded"] == [{"shelter": "MEN", "reasons": ["does not take women"], "codes": ["sex"]}]
+    shown = api.get(f"/placements/{body['id']}").get_json()
+    assert (shown["suggestions"], shown["excluded"]) == (body["suggestions"], body["excluded"])
+    stored = db.session.get(PlacementRequest, body["id"])
+    assert (stored.suggestions, stored.excluded) == (body["suggestions"], body["excluded"])
+
+
+def test_the_ranking_skips_marshmallow_but_the_answer_is_what_the_schema_gives(app):
+    at = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    body = {"id": 7, "case_code": "C-1", "status": "open", "urgency": "urgent", "region": None, "shelter": None,
+            "expires_at": None, "stay_id": None, "transfer": False, "reason": None, "note": None,
+            "suggestions": [{"shelter": "A", "score": 90, "terms": {"distance": 30, "language": 25, "services": 0,
+                                                                     "utilisation": 35}}],
+            "excluded": [{"shelter": "B", "reasons": ["does not take women"], "codes": ["sex"]}],
+            "why_empty": {"sex": 1}, "created_at": at, "updated_at": at,
+            "timeline": [{"at": at, "by": "officer", "from_status": None, "to_status": "open", "shelter": None,
+                          "note": None}]}
+    with app.test_request_context():
+        expected = jsonify(schemas.PlacementOut().dump(body)).get_data()
+        answer = placement_response(dict(body), 201)
+        assert answer.status_code == 201 and answer.get_data() == expected
+        # A new request's ranking arrives as the JSON text it was stored as, and is sent as it is.
+        as_text = {key: json.dumps(body[key], sort_keys=True, separators=(",", ":"))
+                   for key in ("suggestions", "excluded")}
+        answer = placement_response(body | as_text, 201)
+        assert answer.mimetype == "application/json" and answer.get_data() == expected

@@ -3,6 +3,7 @@ determinism, and a property test against an independent statement of the hard co
 
 from __future__ import annotations
 
+import json
 import math
 import random
 
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from placement.engine import (
+    CANDIDATE_FIELDS,
     Candidate,
     CandidateTable,
     Profile,
@@ -275,6 +277,47 @@ def test_one_table_ranks_the_same_shelters_for_many_victims() -> None:
         assert rank_shelters(victim, table) == rank_shelters(victim, shelters)
 
 
+def columns_of(shelters: list[Candidate]) -> dict[str, list[object]]:
+    return {name: [getattr(c, name) for c in shelters] for name in CANDIDATE_FIELDS}
+
+
+def test_a_table_of_columns_is_the_table_of_its_candidates() -> None:
+    shelters = [make_candidate(code=f"S{i:02d}", lat=None if i == 3 else PRISHTINE[0],
+                               status="closed" if i == 5 else "open", sexes=frozenset({"female"} if i % 2 else {"male"}),
+                               occupied=i, utilisation=i / 10)
+                for i in range(10)]
+    table = CandidateTable.of_columns(**columns_of(list(reversed(shelters))))
+    assert table.codes == sorted(c.code for c in shelters)
+    assert table.candidates == tuple(sorted(shelters, key=lambda c: c.code))
+    assert table.candidate(3) == shelters[3] and table.column("occupied") == list(range(10))
+    for victim in (make_profile(sex="female"), make_profile(sex="male"), make_profile(children=9)):
+        assert rank_shelters(victim, table) == rank_shelters(victim, shelters)
+
+
+def test_columns_must_be_whole() -> None:
+    columns = columns_of([make_candidate(code="A"), make_candidate(code="B")])
+    with pytest.raises(ValueError):
+        CandidateTable.of_columns(**{name: values for name, values in columns.items() if name != "held"})
+    with pytest.raises(ValueError):
+        CandidateTable.of_columns(**(columns | {"held": [1]}))
+    with pytest.raises(ValueError):
+        CandidateTable.of_columns(**(columns | {"code": ["A", "A"]}))
+    assert len(CandidateTable.of_columns(**{name: [] for name in CANDIDATE_FIELDS})) == 0
+
+
+def test_as_json_explains_every_shelter_as_stored() -> None:
+    shelters = [make_candidate(code="OK"), make_candidate(code="MEN", sexes=frozenset({"male"})),
+                make_candidate(code="FULL", occupied=10, sexes=frozenset({"male"}))]
+    suggestions, excluded = rank_shelters(make_profile(), shelters).as_json()
+    assert suggestions == [{"shelter": "OK", "score": suggestions[0]["score"],
+                            "terms": rank_shelters(make_profile(), shelters).suggestions[0].terms}]
+    assert excluded == [
+        {"shelter": "FULL", "reasons": ["no free bed: 11 of 10 taken", "does not take women"],
+         "codes": ["no_free_beds", "sex"]},
+        {"shelter": "MEN", "reasons": ["does not take women"], "codes": ["sex"]},
+    ]
+
+
 def test_duplicate_codes_are_refused() -> None:
     with pytest.raises(ValueError):
         rank_shelters(make_profile(), [make_candidate(code="A"), make_candidate(code="A")])
@@ -377,4 +420,11 @@ def test_ranking_respects_every_hard_constraint(victim: Profile, shelters: list[
     keys = [(-s.score, s.shelter) for s in ranking.suggestions]
     assert keys == sorted(keys)
     assert rank_shelters(victim, list(reversed(shelters)), weights, CENTRES) == ranking
+    # Gathered as columns, the same ranking; its JSON says what the objects say.
+    from_columns = rank_shelters(victim, CandidateTable.of_columns(**columns_of(shelters)), weights, CENTRES)
+    as_objects = Ranking(ranking.suggestions, ranking.excluded)
+    assert from_columns.as_json() == as_objects.as_json()
+    encoded = tuple(json.dumps(value, sort_keys=True, separators=(",", ":")) for value in as_objects.as_json())
+    assert from_columns.as_json_text() == as_objects.as_json_text() == encoded
+    assert from_columns == ranking
 
