@@ -8,6 +8,7 @@ looping over rows in Python.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,40 +33,47 @@ class UnansweredPlacement:
     requested_at: datetime
 
 
-def shelter_figures(session: Session, now: datetime, t: Thresholds) -> list[rules.ShelterFigures]:
-    """Every shelter's figures as of `now`, in a fixed number of grouped queries."""
+def shelter_figures(session: Session, now: datetime, t: Thresholds,
+                    shelter_ids: Collection[int] | None = None) -> list[rules.ShelterFigures]:
+    """Every shelter's figures as of `now` (or only those of `shelter_ids`, filtered in SQL), ordered by
+    code, in a fixed number of grouped queries."""
     at = literal(now, UTCDateTime())
     present = Stay.discharged_at.is_(None) | (Stay.discharged_at > at)
-    residents = dict(
-        (sid, (last, int(present_count or 0)))
-        for sid, last, present_count in session.execute(
-            select(
-                Stay.shelter_id,
-                type_coerce(func.max(case((present, at), else_=Stay.discharged_at)), UTCDateTime()),
-                func.sum(case((present, 1), else_=0)),
-            )
-            .where(Stay.admitted_at <= at)
-            .group_by(Stay.shelter_id)
+    residents_q = (
+        select(
+            Stay.shelter_id,
+            type_coerce(func.max(case((present, at), else_=Stay.discharged_at)), UTCDateTime()),
+            func.sum(case((present, 1), else_=0)),
         )
+        .where(Stay.admitted_at <= at)
+        .group_by(Stay.shelter_id)
     )
     # A shelter is in service from its first capacity record (registration may be backdated).
-    in_service_since = dict(session.execute(
-        select(CapacityChange.shelter_id, type_coerce(func.min(CapacityChange.effective_at), UTCDateTime()))
-        .group_by(CapacityChange.shelter_id)
-    ).all())
-    occupancy = figures.occupancy(session, now)
-    utilisation = figures.utilisation(session, now, t.utilisation_days)
+    in_service_q = (select(CapacityChange.shelter_id, type_coerce(func.min(CapacityChange.effective_at), UTCDateTime()))
+                    .group_by(CapacityChange.shelter_id))
+    # Only the columns the rules read: a whole Shelter would also decode its JSON lists, for nothing.
+    shelters_q = select(Shelter.id, Shelter.code, Shelter.status, Shelter.created_at, Shelter.capacity,
+                        Shelter.out_of_service, Shelter.last_headcount_at).order_by(Shelter.code)
+    if shelter_ids is not None:
+        shelter_ids = list(shelter_ids)
+        residents_q = residents_q.where(Stay.shelter_id.in_(shelter_ids))
+        in_service_q = in_service_q.where(CapacityChange.shelter_id.in_(shelter_ids))
+        shelters_q = shelters_q.where(Shelter.id.in_(shelter_ids))
+    residents = {sid: (last, int(present_count or 0)) for sid, last, present_count in session.execute(residents_q)}
+    in_service_since = dict(session.execute(in_service_q).all())
+    occupancy = figures.occupancy(session, now, shelter_ids)
+    utilisation = figures.utilisation(session, now, t.utilisation_days, shelter_ids)
+    nobody, unused, no_nights = (None, 0), figures.Occupancy(), figures.Utilisation(0, 0)
     result = []
-    for shelter in session.scalars(select(Shelter).order_by(Shelter.code)):
-        last, present_count = residents.get(shelter.id, (None, 0))
-        occ = occupancy.get(shelter.id, figures.Occupancy())
-        util = utilisation.get(shelter.id, figures.Utilisation(0, 0))
+    for sid, code, status, created_at, capacity, out_of_service, last_headcount_at in session.execute(shelters_q):
+        last, present_count = residents.get(sid, nobody)
+        occ = occupancy.get(sid, unused)
+        util = utilisation.get(sid, no_nights)
         result.append(rules.ShelterFigures(
-            code=shelter.code, status=shelter.status,
-            registered_at=in_service_since.get(shelter.id) or shelter.created_at, usable=shelter.usable,
-            occupied=occ.occupied, reserved=occ.reserved, last_resident_at=last, has_resident=present_count > 0,
-            bed_nights_occupied=util.bed_nights_occupied, bed_nights_available=util.bed_nights_available,
-            last_headcount_at=shelter.last_headcount_at,
+            code=code, status=status, registered_at=in_service_since.get(sid) or created_at,
+            usable=capacity - out_of_service, occupied=occ.occupied, reserved=occ.reserved, last_resident_at=last,
+            has_resident=present_count > 0, bed_nights_occupied=util.bed_nights_occupied,
+            bed_nights_available=util.bed_nights_available, last_headcount_at=last_headcount_at,
         ))
     return result
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from itertools import groupby
+from itertools import compress
+from operator import ne
 from typing import TypeVar
 
 from flask_babel import format_decimal as number
@@ -91,6 +92,12 @@ def grouped_bar_chart(chart_id: str, title: str, rows: Sequence[tuple[str, Seque
     return Markup("".join(out))
 
 
+BEDS_SEGMENTS = (("occupied", OCCUPIED_COLOUR, N_("%(count)s occupied")),
+                 ("held", HELD_COLOUR, N_("%(count)s held")),
+                 ("free", FREE_COLOUR, N_("%(count)s free")),
+                 ("out-of-service", OUT_COLOUR, N_("%(count)s out of service")))
+
+
 def beds_bar(code: str, occupied: int, held: int, free: int, out_of_service: int, w: Words | None = None) -> Markup:
     """A shelter's beds as one bar: occupied (solid blue), held (sky blue, hatched), free (white), out of
     service (grey); each segment titled with its count, the whole described in words."""
@@ -100,22 +107,20 @@ def beds_bar(code: str, occupied: int, held: int, free: int, out_of_service: int
     text = w(N_("%(code)s: %(occupied)s occupied, %(held)s held, %(free)s free, %(out)s out of service"), code=code,
              occupied=n(occupied), held=n(held), free=n(free), out=n(out_of_service))
     cid = escape(f"beds-{code}")
+    # The segments share their outline through the group; a rect's x and y default to 0.
     out = [(f'<svg class="beds-bar" viewBox="0 0 100 14" width="160" height="22" preserveAspectRatio="none" '
-           f'role="img" aria-labelledby="{cid}"><title id="{cid}">{escape(text)}</title>')]
+            f'role="img" aria-labelledby="{cid}"><title id="{cid}">{escape(text)}</title>'
+            f'<g stroke="{INK}" stroke-width="0.4">')]
     x = 0.0
-    segments = (("occupied", occupied, OCCUPIED_COLOUR, N_("%(count)s occupied")),
-                ("held", held, HELD_COLOUR, N_("%(count)s held")),
-                ("free", free, FREE_COLOUR, N_("%(count)s free")),
-                ("out-of-service", out_of_service, OUT_COLOUR, N_("%(count)s out of service")))
-    for name, count, fill, words in segments:
+    for (name, fill, words), count in zip(BEDS_SEGMENTS, (occupied, held, free, out_of_service), strict=True):
         if count <= 0:
             continue
         width = count / total * 100
-        out.append(f'<rect class="beds-bar-{name}" x="{_n(x)}" y="0" width="{_n(width)}" height="14" '
-                   f'fill="{fill}" stroke="{INK}" stroke-width="0.4"><title>{escape(w(words, count=n(count)))}'
-                   f'</title></rect>')
+        at = f' x="{_n(x)}"' if x else ""
+        out.append(f'<rect class="beds-bar-{name}"{at} width="{_n(width)}" height="14" fill="{fill}">'
+                   f'<title>{escape(w(words, count=n(count)))}</title></rect>')
         x += width
-    out.append("</svg>")
+    out.append("</g></svg>")
     return Markup("".join(out))
 
 
@@ -129,13 +134,14 @@ USABLE_COLOUR = "#d55e00"  # Okabe-Ito vermillion, and dashed: told apart from t
 
 def _runs(values: Sequence[T]) -> list[tuple[int, int, T]]:
     """(first index, end index, value) of each run of equal values."""
-    runs: list[tuple[int, int, T]] = []
-    start = 0
-    for value, group in groupby(values):
-        end = start + len(list(group))
-        runs.append((start, end, value))
-        start = end
-    return runs
+    count = len(values)
+    if not count:
+        return []
+    # Where a value differs from the one before it, compared pairwise in C: a row's sparkline draws two
+    # of these and the overview a thousand rows.
+    ends = list(compress(range(1, count), map(ne, values, values[1:])))
+    ends.append(count)
+    return list(zip([0, *ends[:-1]], ends, [values[end - 1] for end in ends]))
 
 
 def _step_path(values: Sequence[int | None], x0: float, step: float, y) -> str:
@@ -164,23 +170,28 @@ def _area_path(values: Sequence[int], x0: float, step: float, y, base: float) ->
     return "".join(parts)
 
 
-def describe_nights(nights: figures.Nights, subject: str, w: Words | None = None) -> str:
-    """The nights in words and numbers: the text alternative of the sparkline and the history chart."""
+def describe_nights(nights: figures.Nights, subject: str, w: Words | None = None,
+                    usable_runs: list[tuple[int, int, int | None]] | None = None) -> str:
+    """The nights in words and numbers: the text alternative of the sparkline and the history chart.
+    `usable_runs`: `_runs(nights.usable)`, when the caller has them already."""
     w = w or Words()
     number = w.number
     count = len(nights.occupied)
     last = nights.first + timedelta(days=count - 1)
-    usable = [u for u in nights.usable if u is not None]
-    available = sum(usable)
+    # The usable beds change a few times a year at most: counted by runs of nights, not night by night.
+    if usable_runs is None:
+        usable_runs = _runs(nights.usable)
+    in_service = [(end - start, beds) for start, end, beds in usable_runs if beds is not None]
+    available = sum(n * beds for n, beds in in_service)
     used = sum(nights.occupied)
     span = w(N_("%(subject)s, %(nights)s nights from %(first)s to %(last)s"), subject=subject,
              nights=number(count), first=w.day(nights.first), last=w.day(last))
-    if not usable:
+    if not in_service:
         capacity = w(N_("not in service"))
-    elif min(usable) == max(usable):
-        capacity = w.plural(N_plural("%(num)d usable bed", "%(num)d usable beds"), usable[0])
+    elif (fewest := min(beds for _n, beds in in_service)) == (most := max(beds for _n, beds in in_service)):
+        capacity = w.plural(N_plural("%(num)d usable bed", "%(num)d usable beds"), most)
     else:
-        capacity = w(N_("%(low)s to %(high)s usable beds"), low=number(min(usable)), high=number(max(usable)))
+        capacity = w(N_("%(low)s to %(high)s usable beds"), low=number(fewest), high=number(most))
     if used == 0:
         return w(N_("%(span)s: no bed occupied; %(capacity)s."), span=span, capacity=capacity)
     share = w.percent(used / available if available else None)
@@ -199,40 +210,55 @@ def describe_nights(nights: figures.Nights, subject: str, w: Words | None = None
 
 
 SPARK_H = 100  # the sparkline's drawing units: one per night across, whole numbers up (it is scaled to fit)
+USABLE_LINE = (f'fill="none" stroke="{USABLE_COLOUR}" stroke-width="1.5" stroke-dasharray="4 2" '
+               'vector-effect="non-scaling-stroke"')
 
 
-def sparkline(code: str, nights: figures.Nights, w: Words | None = None) -> Markup:
+def sparkline_defs(count: int) -> Markup:
+    """What a page's sparklines of `count` nights share, drawn once for them to <use>: the baseline, and the
+    dashed line of usable beds that stayed at the top of the chart all along (most shelters' line)."""
+    base = SPARK_H - 1
+    return Markup(f'<svg class="visually-hidden" aria-hidden="true" focusable="false"><defs>'
+                  f'<path id="sparkdefs-base-{count}" d="M0,{base}H{count}" stroke="{GRID}" '
+                  f'vector-effect="non-scaling-stroke"/>'
+                  f'<path id="sparkdefs-full-{count}" d="M0,1H{count}" {USABLE_LINE}/></defs></svg>')
+
+
+def sparkline(code: str, nights: figures.Nights, w: Words | None = None, shared: bool = False) -> Markup:
     """A shelter's last nights in a cell: beds occupied as a blue area, usable beds as a dashed vermillion
     line; described in words with its numbers (<title>), for readers who cannot see it.
 
-    Drawn in whole units (a night is one unit wide), so a row costs a few short strings."""
-    count = max(1, len(nights.occupied))
-    usable = nights.usable
-    top = max(1, max(nights.occupied, default=0), max((c for c in usable if c is not None), default=0))
+    Drawn in whole units (a night is one unit wide), so a row costs a few short strings. `shared`: the page
+    holds `sparkline_defs` for this many nights, and the sparkline refers to what they draw rather than
+    drawing it again (a thousand rows' copies were a tenth of the overview)."""
+    occupied = nights.occupied
+    count = max(1, len(occupied))
+    usable = _runs(nights.usable)
+    top = max(1, max(occupied, default=0), max((beds for _s, _e, beds in usable if beds is not None), default=0))
     base = SPARK_H - 1
-
-    def y(value: int) -> int:
-        return base - round(value * (SPARK_H - 2) / top)
+    span = SPARK_H - 2
 
     cid = escape(f"spark-{code}")
     out = [(f'<svg class="sparkline" viewBox="0 0 {count} {SPARK_H}" width="120" height="32" '
             f'preserveAspectRatio="none" role="img" aria-labelledby="{cid}">'
-            f'<title id="{cid}">{escape(describe_nights(nights, code, w))}</title>'
-            f'<line x1="0" x2="{count}" y1="{base}" y2="{base}" stroke="{GRID}" vector-effect="non-scaling-stroke"/>')]
-    if any(nights.occupied):
-        area = "".join(f"V{y(value)}H{end}" for _start, end, value in _runs(nights.occupied))
+            f'<title id="{cid}">{escape(describe_nights(nights, code, w, usable))}</title>'
+            + (f'<use href="#sparkdefs-base-{count}"/>' if shared else
+               f'<path d="M0,{base}H{count}" stroke="{GRID}" vector-effect="non-scaling-stroke"/>'))]
+    if any(occupied):
+        area = "".join([f"V{base - round(value * span / top)}H{end}" for _start, end, value in _runs(occupied)])
         out.append(f'<path class="sparkline-occupied" d="M0,{base}{area}V{base}Z" fill="{OCCUPIED_COLOUR}"/>')
     line = []
     pen_down = False
-    for start, end, value in _runs(usable):
+    for start, end, value in usable:
         if value is None:
             pen_down = False
             continue
-        line.append(f"{'L' if pen_down else 'M'}{start},{y(value)}H{end}")
+        line.append(f"{'L' if pen_down else 'M'}{start},{base - round(value * span / top)}H{end}")
         pen_down = True
-    if line:
-        out.append(f'<path class="sparkline-usable" d="{"".join(line)}" fill="none" stroke="{USABLE_COLOUR}" '
-                   f'stroke-width="1.5" stroke-dasharray="4 2" vector-effect="non-scaling-stroke"/>')
+    if shared and line == [f"M0,1H{count}"]:
+        out.append(f'<use class="sparkline-usable" href="#sparkdefs-full-{count}"/>')
+    elif line:
+        out.append(f'<path class="sparkline-usable" d="{"".join(line)}" {USABLE_LINE}/>')
     out.append("</svg>")
     return Markup("".join(out))
 

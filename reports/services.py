@@ -81,7 +81,7 @@ def band(ratio: float | None) -> str:
 def overview_rows(session: Session, now: datetime, shelter_ids: Collection[int] | None = None) -> list[OverviewRow]:
     """Every shelter (or only those of `shelter_ids`: a manager's) with its beds, 30- and 365-day
     utilisation, last resident, headcount and live alerts."""
-    current = jobs.shelter_figures(session, now, Thresholds(utilisation_days=30))
+    current = jobs.shelter_figures(session, now, Thresholds(utilisation_days=30), shelter_ids)
     year = figures.utilisation(session, now, 365, shelter_ids)
     shelters_q = select(Shelter.id, Shelter.code, Shelter.name, Shelter.region, Shelter.capacity,
                         Shelter.out_of_service)
@@ -95,12 +95,13 @@ def overview_rows(session: Session, now: datetime, shelter_ids: Collection[int] 
     for alert in session.execute(alerts_q):
         alerts.setdefault(alert.shelter_id, []).append(alert)
     rows = []
+    no_nights = figures.Utilisation(0, 0)
     for f in current:
         s = shelters.get(f.code)
         if s is None:  # not in scope
             continue
         u30 = figures.Utilisation(f.bed_nights_occupied, f.bed_nights_available)
-        u365 = year.get(s.id, figures.Utilisation(0, 0))
+        u365 = year.get(s.id, no_nights)
         if f.has_resident:
             days = 0
         elif f.last_resident_at is None:

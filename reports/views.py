@@ -14,14 +14,15 @@ import csv
 import dataclasses
 import io
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import quote as url_quote
 
 from babel.dates import format_skeleton
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
-from i18n import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from accounts import audit
@@ -32,6 +33,7 @@ from alerts import texts
 from database import utcnow
 from extensions import db
 from i18n import N_, format_day
+from i18n import lazy_gettext as _l
 from reports import charts, labels, permissions, services
 from reports.words import Words
 from shelters.models import Shelter
@@ -83,33 +85,60 @@ def _csv(filename: str, header: list[str], rows: list[list[Any]], report: str, s
                              "Cache-Control": "no-store"})
 
 
-def _cells(rows: list[services.OverviewRow], scoped: bool) -> dict[str, dict[str, Any]]:
-    """What each row shows, by shelter code, formatted once in Python: the bed bar, the 90-night sparkline
-    and the row's texts (a template asking Flask-Babel for each of 1,000 rows' words costs seconds)."""
+BOARD_SAFE = "!$&'()*+,/:;=@"  # what werkzeug's converters leave unquoted in a path segment, as url_for would
+
+
+class RowCells(NamedTuple):
+    """What one overview or statistics row shows besides its OverviewRow, formatted in Python (a tuple:
+    a thousand of them cost less than frozen dataclasses)."""
+
+    board: str  # the shelter's board
+    bar: Markup
+    spark: Markup
+    beds: str
+    util30: str
+    util365: str
+    band30: str
+    band365: str
+    idle: str
+    headcount: str
+    status: str
+    alerts: list[str]
+
+
+def _cells(rows: list[services.OverviewRow], scoped: bool) -> list[tuple[services.OverviewRow, RowCells]]:
+    """Each row with what it shows, formatted once in Python: the bed bar, the 90-night sparkline and the
+    row's texts (a template asking Flask-Babel for each of 1,000 rows' words costs seconds). The sparklines
+    refer to the page's `charts.sparkline_defs`, which the template must include."""
     w = Words()
     n = w.number
+    percent = w.percent
     nights = services.sparkline_nights(db.session, utcnow(), rows, scoped)
     statuses = {code: str(label) for code, label in labels.SHELTER_STATUS.items()}
-    cells = {}
+    never_used, residents_now = w(N_("never used")), w(N_("residents now"))
+    beds_words = w(N_("%(occupied)s of %(usable)s occupied (%(share)s), %(held)s held, %(free)s free, "
+                      "%(out)s out of service"))
+    # One url_for for a thousand links: the board's address with the code at its end.
+    board = url_for("shelters.board", code="CODE")
+    board = board[:board.rindex("CODE")]
+    band = services.band
+    describe = texts.describe
+    out = []
     for r in rows:
-        if r.days_since_resident is None:
-            idle = w(N_("never used"))
-        elif r.days_since_resident == 0:
-            idle = w(N_("residents now"))
-        else:
-            idle = n(r.days_since_resident)
-        cells[r.code] = {
-            "bar": charts.beds_bar(r.code, r.occupied, r.held, r.free, r.out_of_service, w),
-            "spark": charts.sparkline(r.code, nights[r.shelter_id], w),
-            "beds": w(N_("%(occupied)s of %(usable)s occupied (%(share)s), %(held)s held, %(free)s free, "
-                         "%(out)s out of service"), occupied=n(r.occupied), usable=n(r.capacity - r.out_of_service),
-                      share=w.percent(r.occupancy), held=n(r.held), free=n(r.free), out=n(r.out_of_service)),
-            "util30": w.percent(r.util_30), "util365": w.percent(r.util_365), "idle": idle,
-            "headcount": w.when(r.last_headcount_at),
-            "status": statuses.get(r.status, r.status),
-            "alerts": [texts.describe(a) for a in r.alerts],
-        }
-    return cells
+        days = r.days_since_resident
+        idle = never_used if days is None else residents_now if days == 0 else n(days)
+        free = r.free
+        out.append((r, RowCells(
+            board=board + url_quote(r.code, safe=BOARD_SAFE),
+            bar=charts.beds_bar(r.code, r.occupied, r.held, free, r.out_of_service, w),
+            spark=charts.sparkline(r.code, nights[r.shelter_id], w, shared=True),
+            beds=beds_words % {"occupied": n(r.occupied), "usable": n(r.capacity - r.out_of_service),
+                               "share": percent(r.occupancy), "held": n(r.held), "free": n(free),
+                               "out": n(r.out_of_service)},
+            util30=percent(r.util_30), util365=percent(r.util_365), band30=band(r.util_30),
+            band365=band(r.util_365), idle=idle, headcount=w.when(r.last_headcount_at),
+            status=statuses.get(r.status, r.status), alerts=[describe(a) for a in r.alerts])))
+    return out
 
 
 def _heads(nights: int) -> dict[str, str]:
@@ -126,9 +155,10 @@ def _heads(nights: int) -> dict[str, str]:
 @roles_required(*permissions.OVERVIEW_ROLES)
 def overview() -> Any:
     rows, key, descending = _sorted_rows()
-    return render_template("reports/overview.html", rows=rows, cells=_cells(rows, scoped=False),
+    return render_template("reports/overview.html", rows=_cells(rows, scoped=False),
+                           spark_defs=charts.sparkline_defs(services.SPARKLINE_NIGHTS),
                            heads=_heads(services.SPARKLINE_NIGHTS), sort=key, descending=descending,
-                           floor=services.FLOOR, ceiling=services.CEILING, band=services.band)
+                           floor=services.FLOOR, ceiling=services.CEILING)
 
 
 OVERVIEW_HEADER = ["shelter", "name", "region", "status", "capacity", "out_of_service", "occupied", "held", "free",
@@ -167,10 +197,10 @@ def _stats_rows() -> tuple[list[services.OverviewRow], dict[int, services.Placem
 @roles_required(*permissions.STATS_ROLES)
 def stats() -> Any:
     rows, placements, key, descending = _stats_rows()
-    return render_template("reports/stats.html", rows=rows, placements=placements,
-                           cells=_cells(rows, scoped=True) if rows else {}, heads=_heads(services.SPARKLINE_NIGHTS),
-                           sort=key, descending=descending, floor=services.FLOOR, ceiling=services.CEILING,
-                           band=services.band, reasons=labels.DECLINE_REASON, label=labels.label)
+    return render_template("reports/stats.html", rows=_cells(rows, scoped=True) if rows else [],
+                           spark_defs=charts.sparkline_defs(services.SPARKLINE_NIGHTS), placements=placements, heads=_heads(services.SPARKLINE_NIGHTS), sort=key,
+                           descending=descending, floor=services.FLOOR, ceiling=services.CEILING,
+                           reasons=labels.DECLINE_REASON, label=labels.label)
 
 
 STATS_HEADER = [*OVERVIEW_HEADER, "placements_accepted_365d", "placements_rejected_365d",

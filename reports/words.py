@@ -27,6 +27,7 @@ class Words:
         self._translations = get_translations()
         self._strings: dict[str, str] = {}
         self._days: dict[date, str] = {}
+        self._times: dict[tuple[int, int], str] = {}  # the hour and minute, as the skeleton "Hm" writes them
         self._percents: dict[int, str] = {}
         self._plurals: dict[tuple[tuple[str, str], int], str] = {}
         self._numbers: dict[float, str] = {}
@@ -71,8 +72,12 @@ class Words:
         if share is None:
             return self("no data")
         # Babel rounds the share's decimal digits half-even to a whole percent: so do we, then format each
-        # whole percent once.
-        whole = int(Decimal(str(share)).scaleb(2).quantize(_ONE, ROUND_HALF_EVEN))
+        # whole percent once. Away from a half, the float's own rounding gives the same whole percent; near
+        # one, only the decimal digits decide.
+        hundredths = share * 100
+        whole = round(hundredths)
+        if abs(abs(hundredths - int(hundredths)) - 0.5) < 1e-6:
+            whole = int(Decimal(str(share)).scaleb(2).quantize(_ONE, ROUND_HALF_EVEN))
         text = self._percents.get(whole)
         if text is None:
             text = self._percents[whole] = format_percent(Decimal(whole).scaleb(-2), locale=self.locale)
@@ -93,5 +98,8 @@ class Words:
         if value is None:
             return self._never
         value = value.astimezone(UTC)
-        moment = self._moment.format(self._time_pattern.apply(value, self.locale), self.day(value))
+        clock = self._times.get((value.hour, value.minute))
+        if clock is None:
+            clock = self._times[(value.hour, value.minute)] = self._time_pattern.apply(value, self.locale)
+        moment = self._moment.format(clock, self.day(value))
         return self._utc % {"moment": moment}

@@ -99,6 +99,65 @@ def test_the_queue_filters_by_status(client, pages, cable, now):
     assert client.get("/alerts?status=bogus").status_code == 400
 
 
+def alert_ids(html: str) -> list[int]:
+    """The ids of the alerts in the queue, in the order shown."""
+    return [int(i) for i in re.findall(r'<a href="/alerts/(\d+)">', html)]
+
+
+def test_the_queue_pages_fifty_alerts_at_a_time_in_its_order(client, pages, cable, now):
+    # 120 users read too much: with the cable's alerts, three pages of the open queue.
+    decisions = [rules.unusual_access(f"reader{n:03d}", 1000 + n, Thresholds()) for n in range(120)]
+    services.upsert(db.session, now, decisions, [rules.UNUSUAL_ACCESS])
+    db.session.commit()
+    expected = [a.id for a in services.list_alerts(db.session, "open")]
+    assert 100 < len(expected) <= 150
+    sign_in(pages, "secretariat")
+
+    first, second, third = (body(client.get(f"/alerts?page={n}")) for n in (1, 2, 3))
+    assert_clean_html(first)
+    assert alert_ids(first) == expected[:50] and alert_ids(second) == expected[50:100]
+    assert alert_ids(third) == expected[100:]
+    assert f"Alerts 51 to 100 of {len(expected)}" in second
+    assert f"Open alerts: {len(expected)}; page 2 of 3</caption>" in second
+    assert '<a href="/alerts?status=open&amp;page=2" aria-label="Page 2" aria-current="page">2</a>' in second
+    assert 'href="/alerts?status=open&amp;page=1" rel="prev">Previous page</a>' in second
+    assert 'href="/alerts?status=open&amp;page=3" rel="next">Next page</a>' in second
+    assert "Previous page" not in first and "Next page" not in third
+    # Past the end (the queue shrank) or not a page number: the nearest page, never an error.
+    assert alert_ids(body(client.get("/alerts?page=9"))) == expected[100:]
+    assert alert_ids(body(client.get("/alerts?page=0"))) == expected[:50]
+    assert alert_ids(body(client.get("/alerts?page=two"))) == expected[:50]
+    # Each status pages on its own, and its page links keep the status.
+    every = body(client.get("/alerts?status=all&page=2"))
+    assert 'href="/alerts?status=all&amp;page=1" rel="prev"' in every
+
+    # In the reader's language, the counts and the page links too.
+    secretariat = db.session.scalar(select(User).where(User.username == "secretariat"))
+    secretariat.locale = "sq"
+    db.session.commit()
+    albanian = body(client.get("/alerts?page=2"))
+    assert f"Sinjalizimet 51 deri në 100 nga gjithsej {len(expected)}" in albanian
+    assert "Faqja e mëparshme" in albanian and "Faqja tjetër" in albanian and 'aria-label="Faqja 3"' in albanian
+    assert "Next page" not in albanian and "Pages of alerts" not in albanian
+
+
+def test_a_queue_of_one_page_has_no_page_links(client, pages, cable):
+    sign_in(pages, "secretariat")
+    html = body(client.get("/alerts"))
+    assert "Pages of alerts" not in html and "page 1 of" not in html
+    assert f"Alerts 1 to {len(queue(html))} of {len(queue(html))}" in html
+
+
+def test_page_numbers_keep_the_ends_and_the_neighbours():
+    from alerts.views import page_numbers
+
+    assert page_numbers(1, 1) == [1]
+    assert page_numbers(1, 3) == [1, 2, 3]
+    assert page_numbers(1, 25) == [1, 2, 3, None, 25]
+    assert page_numbers(10, 25) == [1, None, 8, 9, 10, 11, 12, None, 25]
+    assert page_numbers(4, 25) == [1, 2, 3, 4, 5, 6, None, 25]
+
+
 # --- one alert ---------------------------------------------------------------------------------------------
 
 

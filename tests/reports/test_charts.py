@@ -38,11 +38,16 @@ def test_words_formats_exactly_as_the_i18n_filters(app, locale):
 
     with app.test_request_context(), force_locale(locale):
         w = Words()
-        for share in [None, 0, 1, 0.525, 0.535, 0.005, 0.015, 1.055, 2 / 3, *(k / 997 for k in range(0, 1200, 7))]:
+        halves = [k / 200 for k in range(1, 400, 2)]  # 0.005, 0.015, ...: the floats that sit beside a half
+        for share in [None, 0, 1, 0.525, 0.535, 0.005, 0.015, 1.055, 0.285, 0.575, 2 / 3, *halves,
+                      *(k / 997 for k in range(0, 1200, 7))]:
             assert w.percent(share) == i18n.format_share(share), share
         for n in (0, 7, 999, 1000, 5000, 9999, 10_000, 12345, 999_999, 1_000_000, -3, -1000, 2.5, 1234.5):
             assert w.number(n) == format_decimal(n)
         moment = datetime(2026, 11, 29, 14, 5, tzinfo=UTC)
         assert w.when(moment) == i18n.format_when(moment) and w.when(None) == i18n.format_when(None)
+        for hour, minute in ((0, 0), (9, 5), (12, 0), (13, 59), (23, 59)):  # the clock is cached per minute
+            moment = datetime(2026, 11, 29, hour, minute, 31, tzinfo=UTC)
+            assert w.when(moment) == i18n.format_when(moment)
         assert w.day(date(2026, 3, 1)) == i18n.format_day(date(2026, 3, 1))
         assert w("Overview") == gettext("Overview")

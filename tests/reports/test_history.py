@@ -103,6 +103,28 @@ def test_the_sparkline_reads_in_numbers_without_script_or_style(app, make, clock
     assert 'class="sparkline-occupied"' in svg and 'stroke-dasharray="4 2"' in svg  # a dashed line, not hue alone
 
 
+def test_shared_sparklines_use_the_pages_defs_and_draw_the_same(app, make, clock):
+    from datetime import date
+
+    hist, *_ = build(make, clock.date())
+    n = figures.nightly(db.session, clock, 10)[hist.id]
+    alone, shared = str(charts.sparkline("HIST", n)), str(charts.sparkline("HIST", n, shared=True))
+    defs = str(charts.sparkline_defs(10))
+    assert 'aria-hidden="true"' in defs and " style=" not in defs and "<script" not in defs
+    # The baseline and the usable line at the top all along are referred to, the rest drawn as before.
+    assert '<use href="#sparkdefs-base-10"/>' in shared and '<path d="M0,99H10"' in alone
+    assert '<use class="sparkline-usable" href="#sparkdefs-full-10"/>' in shared
+    assert 'id="sparkdefs-base-10" d="M0,99H10"' in defs
+    assert re.search(r'id="sparkdefs-full-10" d="M0,1H10"[^>]*stroke-dasharray="4 2"', defs)
+    assert re.search(r'class="sparkline-usable" d="M0,1H10"', alone)
+    assert re.findall(r"<title.*?</title>|sparkline-occupied\" d=\"[^\"]+", shared) == \
+        re.findall(r"<title.*?</title>|sparkline-occupied\" d=\"[^\"]+", alone)
+    # A line that moves is drawn in full, dashed, even when shared.
+    moving = figures.Nights(date(2026, 8, 5), [1] * 10, [4] * 5 + [6] * 5, [0] * 10)
+    svg = str(charts.sparkline("MOVE", moving, shared=True))
+    assert re.search(r'class="sparkline-usable" d="M0,[0-9]+H5L5,1H10"[^>]*stroke-dasharray="4 2"', svg)
+
+
 def test_the_history_chart_draws_capacity_and_out_of_service(app, make, clock):
     hist, *_ = build(make, clock.date())
     n = figures.nightly(db.session, clock, 10)[hist.id]

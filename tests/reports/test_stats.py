@@ -63,6 +63,23 @@ def test_overview_rows_scoped_to_a_managers_shelters(app, make, clock):
     assert [r.code for r in services.overview_rows(db.session, clock)] == ["HIST", "OTHER"]
     nights = services.sparkline_nights(db.session, clock, services.overview_rows(db.session, clock, [other.id]), True)
     assert list(nights) == [other.id]
+    # Scoped in SQL, each row reads exactly as on the whole country's overview.
+    every = {r.code: r for r in services.overview_rows(db.session, clock)}
+    assert services.overview_rows(db.session, clock, [hist.id]) == [every["HIST"]]
+    assert services.overview_rows(db.session, clock, [other.id]) == [every["OTHER"]]
+    assert services.overview_rows(db.session, clock, []) == []
+
+
+def test_shelter_figures_filtered_by_shelter_id_in_sql(app, make, clock):
+    from alerts import jobs
+    from alerts.rules import Thresholds
+
+    hist, other, *_ = build(make, clock.date())
+    every = jobs.shelter_figures(db.session, clock, Thresholds())
+    assert [f.code for f in every] == ["HIST", "OTHER"]
+    assert jobs.shelter_figures(db.session, clock, Thresholds(), [other.id]) == [every[1]]
+    assert jobs.shelter_figures(db.session, clock, Thresholds(), {hist.id, other.id}) == every
+    assert jobs.shelter_figures(db.session, clock, Thresholds(), []) == []
 
 
 def test_a_manager_sees_their_own_shelters_statistics_only(app, make, client, pages, now):

@@ -63,6 +63,9 @@ def test_overview_shows_the_cable(client, pages, cable):
     title = re.search(r'<title id="spark-PVPT">(.*?)</title>', spark).group(1)
     assert "PVPT, 90 nights from" in title and "4 beds occupied every night" in title and "5 usable beds" in title
     assert 'class="sparkline-occupied"' in spark and 'class="sparkline-usable"' in spark
+    # What the sparklines share is drawn once in the page, and every reference finds it.
+    assert html.count('<svg class="visually-hidden" aria-hidden="true"') == 1
+    assert set(re.findall(r'<use[^>]* href="#([^"]+)"', html)) <= set(re.findall(r' id="([^"]+)"', html))
     assert "no bed occupied" in re.search(r'<title id="spark-HAH">(.*?)</title>', row(html, "HAH")).group(1)
 
 
