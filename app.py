@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import secrets
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,11 @@ def create_app(config: Any = None) -> Flask:
         from alerts.scheduler import start_background
 
         start_background(app)
+    if not app.config.get("TESTING"):
+        # Everything made so far (modules, mappers, the app) lives as long as the process: keep it out of
+        # the garbage collector's full passes, which a request's many short-lived rows set off
+        # (docs/performance.md, suggest). Tests make an app each and must not pin them.
+        gc.freeze()
     return app
 
 
