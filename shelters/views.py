@@ -58,11 +58,6 @@ def _known_regions() -> list[str]:
     return list(db.session.scalars(select(Shelter.region).distinct().order_by(Shelter.region)))
 
 
-@bp.app_template_filter("humanise")
-def _humanise(value: str | None) -> str:
-    return "" if not value else value.replace("_", " ")
-
-
 @bp.app_template_filter("shelter_label")
 def shelter_label(value: str | None, kind: str) -> str:
     """What people read for a stored code: `{{ case.risk | shelter_label("risk") }}` (kinds: forms.LABELS)."""
