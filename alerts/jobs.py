@@ -108,8 +108,8 @@ def unanswered_placements(session: Session, now: datetime) -> list[UnansweredPla
     return [UnansweredPlacement(request_id, code, created_at) for request_id, code, created_at in rows]
 
 
-# Audit actions that read what a trafficker would want: a victim's case, a shelter's address.
-SENSITIVE_READS = ("case.read", "shelter.address_read")
+# Audit actions that read what a trafficker would want: a victim's case, where a shelter is.
+SENSITIVE_READS = ("case.read", "shelter.location_read")
 
 
 def sensitive_reads_last_hour(session: Session, now: datetime) -> dict[str, int]:

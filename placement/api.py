@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
 from flask import Response, current_app, g, jsonify
 
-from accounts import audit
 from accounts.models import Role, User
 from accounts.permissions import roles_required
 from database import utcnow
 from errors import NotAllowed
 from extensions import db
-from placement import permissions, schemas, services
-from placement.models import PlacementRequest
+from placement import engine, permissions, schemas, services
+from placement.models import PlacementEvent, PlacementRequest
 from rest import api_blueprint
 from shelters import permissions as shelter_permissions
 from shelters import services as shelter_services
@@ -61,34 +61,63 @@ def placement_response(body: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
+def banded(suggestions: list[dict[str, Any]] | str, distance_weight: int) -> list[dict[str, Any]]:
+    """Suggestions with their distance term in bands (`engine.distance_band`) and the score summed again from the
+    terms shown, in the engine's order: what an officer sees."""
+    rows = json.loads(suggestions) if isinstance(suggestions, str) else suggestions
+    out = []
+    for row in rows:
+        terms = dict(row["terms"])
+        band, terms["distance"] = engine.distance_band(terms.get("distance", 0), distance_weight)
+        out.append({"shelter": row["shelter"], "score": sum(terms.values()), "terms": terms, "distance_band": band})
+    return out
+
+
+def event_json(event: PlacementEvent, user: User, request: PlacementRequest) -> dict[str, Any]:
+    """A timeline entry as `user` may read it: a shelter, and the manager who acted for it, only where `user` may
+    know that shelter (placement.permissions.shows_event_shelter)."""
+    shelter = event.shelter_code if permissions.shows_event_shelter(user, request, event) else None
+    actor = event.actor
+    hidden_actor = (actor is not None and actor.role == Role.SHELTER_MANAGER and actor.id != user.id
+                    and shelter is None and user.role != Role.SECRETARIAT)
+    return {"at": event.at, "by": None if actor is None or hidden_actor else actor.username,
+            "by_role": actor.role if actor is not None else None, "from_status": event.from_status,
+            "to_status": event.to_status, "shelter": shelter, "note": event.note}
+
+
 def placement_json(request: PlacementRequest, user: User, shown: services.ShownRanking | None = None
                    ) -> dict[str, Any]:
-    """A request as `user` may see it; showing an address is audited. `shown`: a new request's ranking
-    as `services.open_request` stored it (its text, rather than reading it back)."""
+    """A request as `user` may see it (placement.permissions says what of it); showing a location or a profile
+    is audited. `shown`: a new request's ranking as `services.open_request` stored it (its text, rather than
+    reading it back)."""
     now = utcnow()
+    with_shelter = permissions.shows_shelter(user, request)
     data: dict[str, Any] = {
         "id": request.id, "case_code": request.case.code, "status": request.status, "urgency": request.urgency,
-        "region": request.region, "shelter": request.shelter.code if request.shelter else None,
+        "region": request.region, "shelter": request.shelter.code if with_shelter else None,
         "expires_at": request.reservation.held_until if request.reservation and request.status in (
             "reserved", "accepted") else None,
-        "stay_id": request.stay_id, "transfer": request.transfer_from_stay_id is not None,
-        "reason": request.reason, "note": request.note,
-        "suggestions": shown.suggestions if shown else request.suggestions,
-        "excluded": shown.excluded if shown else request.excluded,
+        "stay_id": request.stay_id if with_shelter else None, "transfer": request.transfer_from_stay_id is not None,
+        "reason": request.reason, "note": request.note, "suggestions": [], "excluded": [],
         "created_at": request.created_at, "updated_at": request.updated_at,
-        "timeline": [{"at": e.at, "by": e.actor.username if e.actor else None, "from_status": e.from_status,
-                      "to_status": e.to_status, "shelter": e.shelter_code, "note": e.note} for e in request.events],
+        "timeline": [event_json(e, user, request) for e in request.events],
     }
-    if shown is not None:
-        if not shown.suggested:
-            data["why_empty"] = shown.why_empty
-    elif not request.suggestions:
-        data["why_empty"] = dict(Counter(code for e in request.excluded for code in set(e.get("codes", []))))
+    if permissions.shows_ranking(user, request):
+        suggestions = shown.suggestions if shown else request.suggestions
+        if not permissions.sees_exact_distances(user):
+            suggestions = banded(suggestions, _settings().weights.distance)
+        data["suggestions"] = suggestions
+        data["excluded"] = shown.excluded if shown else request.excluded
+        if shown is not None:
+            if not shown.suggested:
+                data["why_empty"] = shown.why_empty
+        elif not request.suggestions:
+            data["why_empty"] = dict(Counter(code for e in request.excluded for code in set(e.get("codes", []))))
     if permissions.can_view_address(user, request):
         data["address"] = request.shelter.address
-        audit.record(db.session, actor=user, action="shelter.address_read", object_type="shelter",
-                     object_id=request.shelter.code, now=now, detail={"placement": request.id})
-    if permissions.is_deciding_manager(user, request) or user.role == Role.SECRETARIAT:
+        data["telephone"] = request.shelter.telephone
+        shelter_services.record_location_read(db.session, user, now, request.shelter, placement=request.id)
+    if permissions.is_receiving_manager(user, request) or user.role == Role.SECRETARIAT:
         case = request.case
         data["profile"] = {"sex": case.sex, "age": case.age_on(now.date()), "children": case.children,
                            "languages": case.languages, "needs": case.needs, "risk": case.risk,
@@ -103,9 +132,11 @@ def placement_json(request: PlacementRequest, user: User, shown: services.ShownR
 @blp.response(201, schemas.PlacementOut)
 def create(data: dict[str, Any]) -> Response:
     """Ask a bed for a case: returns the ranked suggestions and every exclusion with its reasons."""
-    user = _user()
-    case = shelter_permissions.load_case(db.session, user, data["case_code"])
-    request, shown = services.open_request(db.session, user, utcnow(), case, _settings(), urgency=data["urgency"],
+    user, now = _user(), utcnow()
+    if data["transfer"] and not permissions.can_transfer(user):
+        raise NotAllowed("only the secretariat moves a resident to another shelter", fields={"transfer": "not allowed"})
+    case, _where = shelter_permissions.load_case(db.session, user, data["case_code"], now)
+    request, shown = services.open_request(db.session, user, now, case, _settings(), urgency=data["urgency"],
                                            region=data.get("region"), exclude=data["exclude"],
                                            transfer=data["transfer"])
     body = placement_json(request, user, shown)
@@ -117,10 +148,12 @@ def create(data: dict[str, Any]) -> Response:
 @roles_required(Role.POLICE, Role.SECRETARIAT, Role.SHELTER_MANAGER)
 @blp.response(200, schemas.PlacementList)
 def list_requests() -> dict[str, Any]:
-    """Requests the caller may see: all (secretariat), their own (police), addressed to their shelters (managers)."""
+    """Requests the caller may see: all (secretariat), their own (police), holding a bed at or admitted to their
+    shelters (managers); each request's shelter only where the caller may know it."""
+    user = _user()
     rows = [{"id": r.id, "case_code": r.case.code, "status": r.status, "urgency": r.urgency,
-             "shelter": r.shelter.code if r.shelter else None, "created_at": r.created_at,
-             "updated_at": r.updated_at} for r in permissions.visible_requests(db.session, _user())]
+             "shelter": r.shelter.code if permissions.shows_shelter(user, r) else None, "created_at": r.created_at,
+             "updated_at": r.updated_at} for r in permissions.visible_requests(db.session, user)]
     return {"placements": rows}
 
 
@@ -129,8 +162,7 @@ def list_requests() -> dict[str, Any]:
 @blp.response(200, schemas.PlacementOut)
 def get(request_id: int) -> Response:
     user = _user()
-    request = permissions.load_request(db.session, user, request_id)
-    services.expire_if_due(db.session, utcnow(), request)
+    request = permissions.load_request(db.session, user, request_id, utcnow())
     body = placement_json(request, user)
     db.session.commit()
     return placement_response(body)
@@ -139,7 +171,7 @@ def get(request_id: int) -> Response:
 def _act(request_id: int, owner: bool, action) -> Response:  # noqa: ANN001
     """Load, check who may act (owner: requester or secretariat; else the deciding manager), act, commit."""
     user = _user()
-    request = permissions.load_request(db.session, user, request_id)
+    request = permissions.load_request(db.session, user, request_id, utcnow())
     allowed = permissions.is_owner(user, request) if owner else permissions.is_deciding_manager(user, request)
     if not allowed:
         raise NotAllowed("only the requester or the secretariat may do this" if owner

@@ -62,7 +62,8 @@ def status_follows_events(session: Session) -> list[str]:
 
 def holds_belong_to_requests(session: Session) -> list[str]:
     """A request holding a bed (reserved, accepted) has one unreleased hold at its shelter, of the
-    case's beds; every unreleased hold belongs to exactly one such request. A hold that ran out is
+    case's beds and for its case (a manager reads and admits the case through it); every unreleased hold
+    belongs to exactly one such request. A hold that ran out is
     not counted as held (shelters.figures); its request waits for the expiry job, which is no problem.
     No bed is held for a case already housed, except by the request moving it (a transfer)."""
     problems = []
@@ -71,13 +72,13 @@ def holds_belong_to_requests(session: Session) -> list[str]:
     rows = session.execute(
         select(PlacementRequest.id, PlacementRequest.status, PlacementRequest.shelter_id,
                PlacementRequest.reservation_id, Reservation.shelter_id, Reservation.beds, Reservation.released_at,
-               Case.children, Case.id, PlacementRequest.transfer_from_stay_id)
+               Case.children, Case.id, PlacementRequest.transfer_from_stay_id, Reservation.case_id)
         .join(Case, Case.id == PlacementRequest.case_id)
         .outerjoin(Reservation, Reservation.id == PlacementRequest.reservation_id)
         .order_by(PlacementRequest.id)
     )
     for request_id, status, shelter_id, hold_id, hold_shelter_id, beds, released_at, children, case_id, \
-            transfer_from_id in rows:
+            transfer_from_id, hold_case_id in rows:
         if status not in HOLDING:
             continue
         if case_id in housed and transfer_from_id is None:
@@ -92,6 +93,8 @@ def holds_belong_to_requests(session: Session) -> list[str]:
             problems.append(f"request_hold: request {request_id} holds hold {hold_id} at another shelter")
         if beds != 1 + children:
             problems.append(f"request_hold: request {request_id} holds {beds} beds, its case needs {1 + children}")
+        if hold_case_id != case_id:
+            problems.append(f"request_hold: request {request_id} holds hold {hold_id}, which is not for its case")
     for hold_id, request_ids in sorted(holders.items()):
         if len(request_ids) > 1:
             problems.append(f"orphan_hold: hold {hold_id} is held by requests {', '.join(map(str, request_ids))}")

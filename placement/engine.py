@@ -335,6 +335,25 @@ def _points(weight: int, fraction: float) -> int:
     return int(weight * min(1.0, max(0.0, fraction)) + 0.5 + _HALF_TOLERANCE)
 
 
+DISTANCE_BANDS = 4
+
+
+def distance_band(points: int, weight: int) -> tuple[int, int]:
+    """A distance term as a band: (band, the band's points), band 0 (no points) to DISTANCE_BANDS (the nearest
+    quarter of the distance scale; for a high-risk case, the farthest from the traffickers' regions). A band holds
+    the points above its lower edge up to its upper edge: band b of weight w holds ((b-1)w/4, bw/4].
+
+    Exact points are a distance in steps of max_distance_km / weight (5 km by default), and distances from the
+    region centres, which are public, would give away a shelter's coordinates; a band is a quarter of the scale
+    (37.5 km by default). The band's points are those of its lower edge, rounded down, so a banded score never
+    exceeds the exact one.
+    """
+    if weight <= 0 or points <= 0:
+        return 0, 0
+    band = min(DISTANCE_BANDS, math.ceil(DISTANCE_BANDS * points / weight - _HALF_TOLERANCE))
+    return band, weight * (band - 1) // DISTANCE_BANDS
+
+
 def _position(lat: float | None, lon: float | None) -> tuple[float, float] | None:
     if lat is None or lon is None or not (math.isfinite(lat) and math.isfinite(lon)):
         return None

@@ -1,23 +1,37 @@
-"""Who may see and move a placement request, record by record.
+"""Who may see and move a placement request, and what of it, record by record.
 
-The requester and the secretariat own a request; the manager of the shelter
-it holds a bed at decides on it. An officer sees the shelter's address only
-while the shelter has accepted their request, and never after it closes.
+The requester and the secretariat own a request; the manager of the shelter holding its bed decides on it.
+Which shelter holds a case is a location (docs/security.md), so a request's shelter is shown only to who may know
+it: the secretariat always; the shelter's own managers; the requesting officer only while the request holds a bed
+there (reserved or accepted), never after the victim is admitted, and the address and telephone only once the
+shelter has accepted. A manager reads a request only while it holds a bed at their shelter, or once admitted
+there while the case still stays there: after a rejection, a cancellation, an expiry or a transfer away it is
+gone from them, exactly as if it did not exist.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from accounts.models import Role, User
 from errors import NotFound
-from placement.models import PlacementRequest, RequestStatus
+from placement import services
+from placement.models import HOLDING, PlacementEvent, PlacementRequest, RequestStatus
 from shelters import permissions as shelter_permissions
+from shelters.models import Stay
 
 
 def can_request(user: User) -> bool:
     return user.role in (Role.POLICE, Role.SECRETARIAT)
+
+
+def can_transfer(user: User) -> bool:
+    """Moving a resident to another shelter is the secretariat's: the request would tell its author where the
+    resident is now."""
+    return user.role == Role.SECRETARIAT
 
 
 def is_owner(user: User, request: PlacementRequest) -> bool:
@@ -25,19 +39,69 @@ def is_owner(user: User, request: PlacementRequest) -> bool:
 
 
 def is_deciding_manager(user: User, request: PlacementRequest) -> bool:
+    """The manager of the request's shelter: accepts, rejects, admits (while the request holds a bed there, which
+    the services check; a manager reads it only then or once admitted, `can_view`)."""
     return request.shelter_id is not None and user.manages(request.shelter_id)
 
 
+def is_receiving_manager(user: User, request: PlacementRequest) -> bool:
+    """A manager who may read the request: it holds a bed at their shelter, or was admitted there and the case
+    still stays there."""
+    if request.shelter_id is None or not user.manages(request.shelter_id):
+        return False
+    if request.status in HOLDING:
+        return True
+    return request.status == RequestStatus.ADMITTED and request.stay is not None and request.stay.is_open
+
+
 def can_view(user: User, request: PlacementRequest) -> bool:
-    return is_owner(user, request) or is_deciding_manager(user, request)
+    return is_owner(user, request) or is_receiving_manager(user, request)
+
+
+def shows_shelter(user: User, request: PlacementRequest) -> bool:
+    """Whether `user` may learn the shelter the request holds (or held) a bed at, and the stay it opened."""
+    if request.shelter_id is None:
+        return False
+    if user.role == Role.SECRETARIAT:
+        return True
+    if user.role == Role.POLICE:
+        return request.requested_by_id == user.id and request.status in HOLDING
+    return user.manages(request.shelter_id)
+
+
+def shows_event_shelter(user: User, request: PlacementRequest, event: PlacementEvent) -> bool:
+    """Whether a timeline entry may name its shelter to `user`: the secretariat sees every one; a manager those of
+    their own shelters; the requesting officer only the shelter holding the bed now."""
+    if event.shelter_code is None:
+        return False
+    if user.role == Role.SECRETARIAT:
+        return True
+    if user.role == Role.SHELTER_MANAGER:
+        return any(s.code == event.shelter_code for s in user.managed_shelters)
+    return (shows_shelter(user, request) and request.shelter is not None
+            and event.shelter_code == request.shelter.code)
+
+
+def shows_ranking(user: User, request: PlacementRequest) -> bool:
+    """The suggestions and exclusions are the owner's: a deciding manager needs the profile, not how every other
+    shelter (the case's current one, for a transfer) fared."""
+    return is_owner(user, request)
+
+
+def sees_exact_distances(user: User) -> bool:
+    """An officer sees a suggestion's distance term only in bands (placement.engine.distance_band): exact points
+    from known region centres would give away a shelter's coordinates."""
+    return user.role != Role.POLICE
 
 
 def can_view_address(user: User, request: PlacementRequest) -> bool:
+    """The address and telephone of the request's shelter: the requesting officer once the shelter accepted, while
+    it is accepted; the secretariat and the shelter's managers."""
     if request.shelter is None:
         return False
     if user.role == Role.POLICE:
         return request.requested_by_id == user.id and request.status == RequestStatus.ACCEPTED
-    return shelter_permissions.can_view_address(user, request.shelter)
+    return shelter_permissions.can_view_location(user, request.shelter)
 
 
 def can_run_batch(user: User) -> bool:
@@ -46,13 +110,18 @@ def can_run_batch(user: User) -> bool:
 
 def visible_requests(session: Session, user: User, status: str | None = None, limit: int = 500
                      ) -> list[PlacementRequest]:
-    """Newest first, what `user` may see: all (secretariat), their own (police), addressed to their shelters
-    (managers). Pages and API list through this one query."""
+    """Newest first, what `user` may see: all (secretariat), their own (police), holding a bed at or admitted to
+    and still staying at their shelters (managers). Pages and API list through this one query."""
     query = select(PlacementRequest).order_by(PlacementRequest.id.desc()).limit(limit)
     if user.role == Role.POLICE:
         query = query.where(PlacementRequest.requested_by_id == user.id)
     elif user.role == Role.SHELTER_MANAGER:
-        query = query.where(PlacementRequest.shelter_id.in_([s.id for s in user.managed_shelters]))
+        still_staying = exists(select(Stay.id).where(Stay.id == PlacementRequest.stay_id,
+                                                     Stay.discharged_at.is_(None)))
+        query = query.where(
+            PlacementRequest.shelter_id.in_([s.id for s in user.managed_shelters]),
+            or_(PlacementRequest.status.in_(HOLDING),
+                and_(PlacementRequest.status == RequestStatus.ADMITTED, still_staying)))
     elif user.role != Role.SECRETARIAT:
         return []
     if status:
@@ -60,9 +129,16 @@ def visible_requests(session: Session, user: User, status: str | None = None, li
     return list(session.scalars(query))
 
 
-def load_request(session: Session, user: User, request_id: int) -> PlacementRequest:
-    """The request, or NotFound when it does not exist or `user` may not see it."""
+def unknown_request(request_id: int) -> NotFound:
+    return NotFound(f"no placement request {request_id}", fields={"id": "unknown"})
+
+
+def load_request(session: Session, user: User, request_id: int, now: datetime) -> PlacementRequest:
+    """The request, or NotFound when it does not exist or `user` may not see it. A hold that ran out is released
+    first, so a manager whose hold expired is refused at once rather than at the next scheduler run."""
     request = session.get(PlacementRequest, request_id)
+    if request is not None:
+        services.expire_if_due(session, now, request)
     if request is None or not can_view(user, request):
-        raise NotFound(f"no placement request {request_id}", fields={"id": "unknown"})
+        raise unknown_request(request_id)
     return request

@@ -15,7 +15,8 @@ class PlacementIn(Schema):
     region = fields.String(allow_none=True, validate=validate.Length(min=1, max=64),
                            metadata={"description": "where the victim is now (default: the case's region)"})
     exclude = fields.List(CODE, load_default=list, validate=validate.Length(max=100))
-    transfer = fields.Boolean(load_default=False, metadata={"description": "move a resident to another shelter"})
+    transfer = fields.Boolean(load_default=False,
+                              metadata={"description": "move a resident to another shelter (secretariat only)"})
 
 
 class ReserveIn(Schema):
@@ -39,6 +40,10 @@ class SuggestionOut(Schema):
     shelter = fields.String()
     score = fields.Integer()
     terms = fields.Dict(keys=fields.String(), values=fields.Integer())
+    distance_band = fields.Integer(metadata={
+        "description": "police only, who see the distance term in bands: 0 (no points) to 4 (the nearest quarter "
+                       "of the distance scale), the term's points those of the band's lower edge and the score "
+                       "their sum"})
 
 
 class ExclusionOut(Schema):
@@ -49,10 +54,12 @@ class ExclusionOut(Schema):
 
 class EventOut(Schema):
     at = fields.DateTime()
-    by = fields.String(allow_none=True)
+    by = fields.String(allow_none=True, metadata={
+        "description": "who acted; null for the system, and for a shelter's manager where the shelter is hidden"})
+    by_role = fields.String(allow_none=True, metadata={"description": "the role of who acted; null for the system"})
     from_status = fields.String(allow_none=True)
     to_status = fields.String()
-    shelter = fields.String(allow_none=True)
+    shelter = fields.String(allow_none=True, metadata={"description": "null where the reader may not know it"})
     note = fields.String(allow_none=True)
 
 
@@ -62,15 +69,22 @@ class PlacementOut(Schema):
     status = fields.String()
     urgency = fields.String()
     region = fields.String(allow_none=True)
-    shelter = fields.String(allow_none=True)
-    address = fields.String(allow_none=True, metadata={"description": "for the requester only while accepted"})
+    shelter = fields.String(allow_none=True, metadata={
+        "description": "the shelter holding (or that held) the bed: for the requesting officer only while it holds "
+                       "it (reserved, accepted); for managers their own; null otherwise"})
+    address = fields.String(allow_none=True, metadata={
+        "description": "the shelter's address: for the requesting officer only while accepted; the secretariat and "
+                       "the shelter's managers"})
+    telephone = fields.String(allow_none=True, metadata={"description": "the shelter's telephone, as `address`"})
     expires_at = fields.DateTime(allow_none=True)
-    stay_id = fields.Integer(allow_none=True)
+    stay_id = fields.Integer(allow_none=True, metadata={"description": "as `shelter`"})
     transfer = fields.Boolean()
     reason = fields.String(allow_none=True)
     note = fields.String(allow_none=True)
-    suggestions = fields.List(fields.Nested(SuggestionOut))
-    excluded = fields.List(fields.Nested(ExclusionOut))
+    suggestions = fields.List(fields.Nested(SuggestionOut), metadata={
+        "description": "the ranking as shown when the request was made: for the requester and the secretariat "
+                       "(empty for a deciding manager)"})
+    excluded = fields.List(fields.Nested(ExclusionOut), metadata={"description": "as `suggestions`"})
     why_empty = fields.Dict(keys=fields.String(), values=fields.Integer(),
                             metadata={"description": "when nothing fits: how many shelters each reason excluded"})
     profile = fields.Dict(metadata={"description": "the pseudonymous profile, for those who decide on it"})

@@ -164,10 +164,13 @@ def ranking_json(ranking: engine.Ranking) -> tuple[str, str]:
 
 
 def _transition(session: Session, actor: User | None, now: datetime, request: PlacementRequest, to: str,
-                note: str | None = None) -> None:
+                note: str | None = None, *, shelter: Shelter | None = None) -> None:
+    """Move the request to `to`, timestamped, attributed and audited; the event names `shelter` (default: the
+    request's own). Notes never name a shelter: pages show the event's shelter only to who may know it."""
+    shelter = shelter or request.shelter
     event = PlacementEvent(request_id=request.id, at=now, actor_id=actor.id if actor else None,
                            from_status=request.status, to_status=to,
-                           shelter_code=request.shelter.code if request.shelter else None, note=note)
+                           shelter_code=shelter.code if shelter else None, note=note)
     session.add(event)
     request.status = to
     request.updated_at = now
@@ -353,7 +356,8 @@ def reserve(session: Session, actor: User, now: datetime, request: PlacementRequ
                           reasons="; ".join(r.message for r in reasons)),
                        code="not_eligible", fields={"shelter": "not eligible"},
                        details={"reasons": [r.message for r in reasons]})
-    hold = shelter_services.hold_beds(session, actor, now, shelter, engine.beds_needed(victim), now + settings.hold)
+    hold = shelter_services.hold_beds(session, actor, now, shelter, engine.beds_needed(victim), now + settings.hold,
+                                      case=request.case)
     request.shelter = shelter
     request.reservation = hold
     _transition(session, actor, now, request, RequestStatus.RESERVED)
@@ -387,19 +391,17 @@ def reject(session: Session, actor: User, now: datetime, request: PlacementReque
 
 
 def admit(session: Session, actor: User, now: datetime, request: PlacementRequest) -> Stay:
-    """The victim arrived: open the stay, consuming the hold; for a transfer, close the old stay
-    (reason: transferred) in the same transaction."""
+    """The victim arrived: open the stay, consuming the hold (the request becomes admitted as the admission
+    consumes it, `_on_admission`); for a transfer, close the old stay (reason: transferred) in the same
+    transaction."""
     expire_if_due(session, now, request)
     _require(request, (RequestStatus.ACCEPTED,), "admitted")
     assert request.shelter is not None and request.reservation is not None
     if request.transfer_from is not None and request.transfer_from.is_open:
         shelter_services.discharge_stay(session, actor, now, request.transfer_from, "transferred",
-                                        f"transferred to {request.shelter.code} (request {request.id})")
-    stay = shelter_services.admit_case(session, actor, now, request.shelter, request.case,
+                                        f"placement request {request.id}")
+    return shelter_services.admit_case(session, actor, now, request.shelter, request.case,
                                        reservation=request.reservation)
-    request.stay = stay
-    _transition(session, actor, now, request, RequestStatus.ADMITTED)
-    return stay
 
 
 def decline(session: Session, actor: User, now: datetime, request: PlacementRequest, reason: str,
@@ -437,20 +439,26 @@ def _release(session: Session, now: datetime, request: PlacementRequest, reason:
         shelter_services.release_hold(session, now, request.reservation, reason)
 
 
-def _close_after_direct_admission(session: Session, actor: User | None, now: datetime, stay: Stay,
-                                  reservation: Reservation | None) -> None:
-    """A case admitted straight into a shelter, not through its request, needs the request no more: it is
-    cancelled and the bed it held elsewhere freed, so no shelter keeps a bed for someone housed already."""
+def _on_admission(session: Session, actor: User | None, now: datetime, stay: Stay,
+                  reservation: Reservation | None) -> None:
+    """Every admission, through a request or straight onto a shelter's board, settles the case's live request.
+
+    One that consumed the request's hold admits the request. Any other admission makes the request pointless:
+    it is cancelled and the bed it held elsewhere freed, so no shelter keeps a bed for someone housed already.
+    """
     request = active_request(session, stay.case)
-    if request is None or (reservation is not None and request.reservation_id == reservation.id):
+    if request is None:
+        return
+    if reservation is not None and request.reservation_id == reservation.id:
+        request.stay = stay
+        _transition(session, actor, now, request, RequestStatus.ADMITTED)
         return
     _release(session, now, request, "cancelled")
-    _transition(session, actor, now, request, RequestStatus.CANCELLED,
-                f"admitted directly to {stay.shelter.code}")
+    _transition(session, actor, now, request, RequestStatus.CANCELLED, "admitted directly", shelter=stay.shelter)
 
 
-if _close_after_direct_admission not in shelter_services.ADMISSION_LISTENERS:
-    shelter_services.ADMISSION_LISTENERS.append(_close_after_direct_admission)
+if _on_admission not in shelter_services.ADMISSION_LISTENERS:
+    shelter_services.ADMISSION_LISTENERS.append(_on_admission)
 
 
 # --- batch -------------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from i18n import lazy_gettext as _l
 from i18n import lazy_pgettext
 from placement import permissions, services
 from placement.api import placement_json
-from placement.engine import TERMS
+from placement.engine import DISTANCE_BANDS, TERMS
 from placement.forms import (
     BACK_TO_BOARD,
     DECLINE_LABELS,
@@ -192,7 +192,18 @@ def refusal_text(error: DomainError, shelter: str | None = None) -> str:
 
 
 # Notes the system writes on a request's timeline, read in the page's language.
-_SYSTEM_NOTES = {"the hold ran out": _l("the hold ran out")}
+_SYSTEM_NOTES = {"the hold ran out": _l("the hold ran out"), "admitted directly": _l("admitted directly")}
+# Who acted, where the name is not shown: a shelter's manager whose shelter the reader may not know, the system.
+_ACTOR_ROLES = {Role.SHELTER_MANAGER.value: _l("the shelter"), Role.SECRETARIAT.value: _l("the secretariat"),
+                Role.POLICE.value: _l("the police")}
+
+
+def actor_label(event: dict[str, Any]) -> str:
+    """Who made a timeline entry, as the reader may know it: a name, else the role's words, else the system."""
+    if event.get("by"):
+        return event["by"]
+    role = event.get("by_role")
+    return str(_ACTOR_ROLES.get(role, _l("system"))) if role else _("system")
 
 
 def timeline_note(note: str | None) -> str:
@@ -252,7 +263,7 @@ def new() -> Any:
     if not permissions.can_request(user):
         raise NotAllowed(_("only the police and the secretariat request placements"))
     code = (request.args.get("case") or "").strip().upper()
-    case = shelter_permissions.load_case(db.session, user, code) if code else None
+    case = shelter_permissions.load_case(db.session, user, code, utcnow())[0] if code else None
     if case is not None and request.method == "GET":
         live = services.active_request(db.session, case)
         if live is not None and permissions.can_view(user, live):
@@ -296,7 +307,8 @@ def why_empty(excluded: Iterable[dict[str, Any]]) -> list[tuple[str, int]]:
 
 
 def _suggestion_rows(now: datetime, suggestions: list[dict[str, Any]], weights: Any) -> list[dict[str, Any]]:
-    """The suggestions as shown at request time, with each shelter's name and its free beds now."""
+    """The suggestions as shown at request time (to an officer, their distances in bands), with each shelter's
+    name and its free beds now."""
     codes = [s["shelter"] for s in suggestions]
     shelters = list(db.session.scalars(select(Shelter).where(Shelter.code.in_(codes)))) if codes else []
     views = {v.shelter.code: v for v in shelter_services.shelter_views(db.session, now, shelters)}
@@ -306,7 +318,7 @@ def _suggestion_rows(now: datetime, suggestions: list[dict[str, Any]], weights: 
         rows.append({
             "rank": rank, "code": s["shelter"], "score": s["score"],
             "name": view.shelter.name if view else "", "region": view.shelter.region if view else "",
-            "free": view.available if view else None,
+            "free": view.available if view else None, "band": s.get("distance_band"),
             "terms": [(TERM_LABELS.get(t, t), s["terms"].get(t, 0), getattr(weights, t, None)) for t in TERMS],
         })
     return rows
@@ -334,6 +346,8 @@ def _detail(
         urgencies=URGENCY_LABELS,
         decline_labels=DECLINE_LABELS,
         suggestions=_suggestion_rows(now, data["suggestions"], settings.weights),
+        distance_bands=not permissions.sees_exact_distances(user), band_count=DISTANCE_BANDS,
+        actor_of=actor_label,
         why_empty=why_empty(data["excluded"]) if not data["suggestions"] else [],
         exclusions=exclusion_rows(data["excluded"]),
         timeline_note=timeline_note,
@@ -352,9 +366,7 @@ def _detail(
 @bp.get("/placements/<int:request_id>")
 @roles_required(Role.POLICE, Role.SECRETARIAT, Role.SHELTER_MANAGER)
 def detail(request_id: int) -> Any:
-    req = permissions.load_request(db.session, _user(), request_id)
-    services.expire_if_due(db.session, utcnow(), req)
-    return _detail(req)
+    return _detail(permissions.load_request(db.session, _user(), request_id, utcnow()))
 
 
 Action = Callable[[User, PlacementRequest, Any], str]
@@ -367,7 +379,7 @@ def _act(request_id: int, *, owner: bool, form: Form, slot: str | None, action: 
     slot: the keyword under which _detail shows a failed form again as posted.
     """
     user = _user()
-    req = permissions.load_request(db.session, user, request_id)
+    req = permissions.load_request(db.session, user, request_id, utcnow())
     allowed = permissions.is_owner(user, req) if owner else permissions.is_deciding_manager(user, req)
     if not allowed:
         raise NotAllowed(_("only the requester or the secretariat may do this") if owner
@@ -385,7 +397,9 @@ def _act(request_id: int, *, owner: bool, form: Form, slot: str | None, action: 
         flash(refusal_text(error, form.shelter.data if isinstance(form, ReserveForm) else None), "error")
         return _detail(req, status=error.status, **shown)
     flash(message, "success")
-    if isinstance(form, DecisionForm) and form.back.data == BACK_TO_BOARD and req.shelter is not None:
+    # A manager who rejected a request may read it no more: back to their board.
+    back_to_board = isinstance(form, DecisionForm) and form.back.data == BACK_TO_BOARD
+    if req.shelter is not None and (back_to_board or not permissions.can_view(user, req)):
         return redirect(url_for("shelters.board", code=req.shelter.code))
     return _to_request(req)
 
@@ -476,6 +490,7 @@ def _list_page(status: int = 200) -> tuple[str, int]:
     return render_template(
         "placement/requests.html",
         rows=permissions.visible_requests(db.session, user, wanted or None, LIST_LIMIT),
+        shows_shelter=lambda req: permissions.shows_shelter(user, req),
         wanted=wanted,
         statuses=list(RequestStatus),
         urgencies=URGENCY_LABELS,

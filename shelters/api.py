@@ -8,15 +8,14 @@ from typing import Any
 
 from flask import Response, g, jsonify
 
-from accounts import audit
 from accounts.models import Role, User
 from accounts.permissions import ALL_ROLES, roles_required
 from database import utcnow
-from errors import NotAllowed, NotFound
+from errors import NotAllowed
 from extensions import db
 from rest import api_blueprint, error_response
 from shelters import permissions, schemas, services
-from shelters.models import Case, Shelter, Stay
+from shelters.models import LOCATION_FIELDS, Case, Shelter, Stay
 
 blp = api_blueprint("shelters_api", __name__, "Shelters, their residents, cases and stays")
 
@@ -29,38 +28,38 @@ def resident_json(stay: Stay) -> dict[str, Any]:
     return {"stay_id": stay.id, "case_code": stay.case.code, "admitted_at": stay.admitted_at, "beds": stay.beds}
 
 
-def shelter_json(view: services.ShelterView, *, address: bool = False, residents: list[Stay] | None = None) -> dict:
+def shelter_json(view: services.ShelterView, *, location: bool = False, residents: list[Stay] | None = None
+                 ) -> dict:
+    """A shelter as the API shows it: its location fields only when `location` (the reader may know it)."""
     s = view.shelter
     data: dict[str, Any] = {
-        "code": s.code, "name": s.name, "kind": s.kind, "region": s.region, "municipality": s.municipality,
-        "lat": s.lat, "lon": s.lon, "capacity": s.capacity, "out_of_service": s.out_of_service,
-        "sexes": s.sexes, "ages": s.ages, "children_capacity": s.children_capacity, "services": s.services,
-        "languages": s.languages, "security": s.security, "status": s.status,
-        "operator": s.operator.code if s.operator else None, "version": s.version,
-        "occupied": view.occupancy.occupied, "reserved": view.occupancy.reserved, "available": view.available,
+        "code": s.code, "name": s.name, "kind": s.kind, "region": s.region, "capacity": s.capacity,
+        "out_of_service": s.out_of_service, "sexes": s.sexes, "ages": s.ages,
+        "children_capacity": s.children_capacity, "services": s.services, "languages": s.languages,
+        "security": s.security, "status": s.status, "operator": s.operator.code if s.operator else None,
+        "opened_on": s.opened_on, "version": s.version, "occupied": view.occupancy.occupied,
+        "reserved": view.occupancy.reserved, "available": view.available,
         "residents_count": view.occupancy.residents, "utilisation_30d": view.utilisation_30d,
         "last_headcount_at": s.last_headcount_at,
     }
-    if address:
-        data["address"] = s.address
+    if location:
+        data.update({field: getattr(s, field) for field in LOCATION_FIELDS})
     if residents is not None:
         data["residents"] = [resident_json(stay) for stay in residents]
     return data
 
 
 def _detail(user: User, shelter: Shelter, **extra: Any) -> dict[str, Any]:
-    """One shelter as `user` may see it; reading its address or residents is audited."""
+    """One shelter as `user` may see it; reading its location or residents is audited."""
     now = utcnow()
     view = services.shelter_views(db.session, now, [shelter])[0]
-    show_address = permissions.can_view_address(user, shelter)
+    show_location = permissions.can_view_location(user, shelter)
     residents = services.residents(db.session, shelter) if permissions.can_view_residents(user, shelter) else None
-    if show_address:
-        audit.record(db.session, actor=user, action="shelter.address_read", object_type="shelter",
-                     object_id=shelter.code, now=now)
+    if show_location:
+        services.record_location_read(db.session, user, now, shelter)
     if residents is not None:
-        audit.record(db.session, actor=user, action="shelter.residents_read", object_type="shelter",
-                     object_id=shelter.code, now=now, detail={"cases": [r.case.code for r in residents]})
-    data = shelter_json(view, address=show_address, residents=residents)
+        services.record_residents_read(db.session, user, now, shelter, residents)
+    data = shelter_json(view, location=show_location, residents=residents)
     data.update(extra)
     return data
 
@@ -76,13 +75,13 @@ def _utc(value: datetime | None) -> datetime | None:
 def shelter_line_json(line: services.ShelterLine) -> dict[str, Any]:
     """A listed shelter exactly as `ShelterOut` dumps `shelter_json` of it (tests/shelters/test_api.py holds
     them equal), built from plain columns: the list answers with these without marshmallow's per-field
-    dump, which cost more than the queries."""
+    dump, which cost more than the queries. No list carries a location: that is read shelter by shelter."""
     r, occ = line.row, line.occupancy
     return {
-        "code": r.code, "name": r.name, "kind": r.kind, "region": r.region, "municipality": r.municipality,
-        "lat": r.lat, "lon": r.lon, "capacity": r.capacity, "out_of_service": r.out_of_service,
-        "sexes": line.sexes, "ages": r.ages, "children_capacity": r.children_capacity, "services": line.services,
-        "languages": line.languages, "security": r.security, "status": r.status, "operator": r.operator,
+        "code": r.code, "name": r.name, "kind": r.kind, "region": r.region, "capacity": r.capacity,
+        "out_of_service": r.out_of_service, "sexes": line.sexes, "ages": r.ages,
+        "children_capacity": r.children_capacity, "services": line.services, "languages": line.languages,
+        "security": r.security, "status": r.status, "operator": r.operator, "opened_on": r.opened_on.isoformat(),
         "version": r.version, "occupied": occ.occupied, "reserved": occ.reserved, "available": line.available,
         "residents_count": occ.residents, "utilisation_30d": line.utilisation_30d,
         "last_headcount_at": _iso(r.last_headcount_at),
@@ -107,8 +106,9 @@ def list_shelters() -> Response:
 @blp.arguments(schemas.ShelterCreate)
 @blp.response(201, schemas.ShelterOut)
 def create_shelter(data: dict[str, Any]) -> dict[str, Any]:
-    """Register a shelter (admin, secretariat)."""
+    """Register a shelter (admin, secretariat). An administrator may give its location but never reads it."""
     code = data.pop("code")
+    _refuse_fields(set(data) - permissions.creatable_fields(_user()))
     shelter = services.create_shelter(db.session, _user(), utcnow(), code, data)
     body = _detail(_user(), shelter)
     db.session.commit()
@@ -128,6 +128,12 @@ def get_shelter(code: str) -> dict[str, Any]:
     return body
 
 
+def _refuse_fields(refused: set[str]) -> None:
+    if refused:
+        names = sorted(refused)
+        raise NotAllowed(f"you may not change {', '.join(names)}", fields={f: "not allowed" for f in names})
+
+
 @blp.route("/shelters/<code>", methods=["PATCH"])
 @roles_required(Role.ADMIN, Role.SECRETARIAT, Role.SHELTER_MANAGER)
 @blp.arguments(schemas.ShelterPatch)
@@ -138,12 +144,10 @@ def patch_shelter(data: dict[str, Any], code: str) -> dict[str, Any]:
     shelter = services.get_shelter(db.session, code)
     allowed = permissions.editable_fields(user, shelter)
     if not allowed:
-        raise NotFound(f"no shelter {code}") if user.role == Role.SHELTER_MANAGER else NotAllowed("not yours to change")
+        raise services.unknown_shelter(code)  # only a manager of another shelter gets this far
     version = data.pop("version")
     accept_overflow = data.pop("accept_overflow", False)
-    refused = sorted(set(data) - allowed)
-    if refused:
-        raise NotAllowed(f"you may not change {', '.join(refused)}", fields={f: "not allowed" for f in refused})
+    _refuse_fields(set(data) - allowed)
     result = services.update_shelter(db.session, user, utcnow(), shelter, version, data,
                                      accept_overflow=accept_overflow)
     body = _detail(user, result.shelter, overflow=result.overflow)
@@ -159,8 +163,7 @@ def list_residents(code: str) -> dict[str, Any]:
     user = _user()
     shelter = permissions.load_residents_shelter(db.session, user, code)
     stays = services.residents(db.session, shelter)
-    audit.record(db.session, actor=user, action="shelter.residents_read", object_type="shelter",
-                 object_id=shelter.code, now=utcnow(), detail={"cases": [s.case.code for s in stays]})
+    services.record_residents_read(db.session, user, utcnow(), shelter, stays)
     db.session.commit()
     return {"shelter": shelter.code, "residents": [resident_json(s) for s in stays]}
 
@@ -175,7 +178,7 @@ def headcount(data: dict[str, Any], code: str) -> Any:
     user = _user()
     shelter = services.get_shelter(db.session, code)
     if not permissions.can_confirm_headcount(user, shelter):
-        raise NotFound(f"no shelter {code}")
+        raise services.unknown_shelter(code)
     count = services.confirm_headcount(db.session, user, utcnow(), shelter, data["occupied"])
     db.session.commit()
     if not count.matches:
@@ -193,13 +196,14 @@ def headcount(data: dict[str, Any], code: str) -> Any:
 @blp.arguments(schemas.AdmitIn)
 @blp.response(201, schemas.StayOut)
 def admit(data: dict[str, Any], code: str) -> dict[str, Any]:
-    """Admit a case directly (not through a placement request)."""
-    user = _user()
+    """Admit a case directly. The secretariat admits any case; a shelter's manager only a case whose placement
+    request holds a bed there (anything else is 404, as for a code that does not exist)."""
+    user, now = _user(), utcnow()
     shelter = services.get_shelter(db.session, code)
     if not permissions.can_admit(user, shelter):
-        raise NotFound(f"no shelter {code}")
-    case = services.get_case(db.session, data["case_code"])
-    stay = services.admit_case(db.session, user, utcnow(), shelter, case, data.get("admitted_at"))
+        raise services.unknown_shelter(code)
+    case, hold = permissions.load_case_to_admit(db.session, user, shelter, data["case_code"], now)
+    stay = services.admit_case(db.session, user, now, shelter, case, data.get("admitted_at"), reservation=hold)
     body = stay_json(stay)  # before the commit expires the stay: reading it after would reload three rows
     db.session.commit()
     return body
@@ -240,6 +244,8 @@ def create_case(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def case_json(case: Case, stay: Stay | None) -> dict[str, Any]:
+    """A case's profile; `stay` is its open stay where the reader may know it (else None: an officer reads
+    "placed" with no shelter)."""
     today = utcnow().date()
     return {
         "case_code": case.code, "sex": case.sex, "birth_year": case.birth_year, "age": case.age_on(today),
@@ -256,14 +262,15 @@ def case_json(case: Case, stay: Stay | None) -> dict[str, Any]:
 @roles_required(Role.SECRETARIAT, Role.POLICE, Role.SHELTER_MANAGER)
 @blp.response(200, schemas.CaseOut)
 def get_case(code: str) -> dict[str, Any]:
-    """A case's profile: secretariat, the officer who identified it, the manager of its shelter. Audited."""
-    user = _user()
-    case = permissions.load_case(db.session, user, code)
-    stay = services.open_stay(db.session, case)
-    services.record_case_read(db.session, user, utcnow(), case)
+    """A case's profile: the secretariat, the officer who identified it (without its shelter), the manager of the
+    shelter it stays in or that holds a bed for it. Audited."""
+    user, now = _user(), utcnow()
+    case, where = permissions.load_case(db.session, user, code, now)
+    services.record_case_read(db.session, user, now, case)
+    stay = where.stay if where.stay is not None and permissions.can_see_stay(user, where.stay) else None
     answer = case_json(case, stay)
     if permissions.can_view_identifying_details(user, case):
         answer["identifying_details"] = case.identifying_details
-        services.record_identifying_read(db.session, user, utcnow(), case)
+        services.record_identifying_read(db.session, user, now, case)
     db.session.commit()
     return answer

@@ -102,7 +102,9 @@ def load(session: Session, now: datetime, seed: int = 2009) -> list[DemoLogin]:
          security) in SHELTERS:
         shelters[code] = services.create_shelter(session, None, founded, code, {
             "name": name, "operator": operator, "kind": kind, "capacity": capacity, "region": region,
-            "lat": lat, "lon": lon, "address": f"(illustrative) {name}, {region}", "sexes": sexes, "ages": ages,
+            "lat": lat, "lon": lon, "address": f"(illustrative) {name}, {region}",
+            "telephone": f"+383 00 000 {len(shelters) + 1:03d}",  # ILLUSTRATIVE: no such number
+            "sexes": sexes, "ages": ages,
             "children_capacity": children, "services": offered, "languages": languages, "security": security,
         })
     logins = []
@@ -145,7 +147,8 @@ def load(session: Session, now: datetime, seed: int = 2009) -> list[DemoLogin]:
     for case, (admit_days, stay_days) in zip(older[:2], [(400, 60), (300, 157)], strict=True):
         case.children = 0
         case.birth_year = case.identified_on.year - 16
-        admitted = now - timedelta(days=admit_days)
+        # Never before the victim was identified (the records refuse it).
+        admitted = max(now - timedelta(days=admit_days), datetime.combine(case.identified_on, time(15), now.tzinfo))
         services.admit_case(session, users["secretariat"], admitted, shelters["HAH"], case, admitted)
         stay = services.open_stay(session, case)
         services.discharge_stay(session, users["secretariat"], now, stay, "reintegrated",

@@ -34,6 +34,7 @@ from accounts.forms import Form, choices
 from i18n import lazy_gettext as _l
 from i18n import lazy_pgettext
 from shelters.models import (
+    LOCATION_FIELDS,
     Ages,
     CaseStatus,
     DischargeReason,
@@ -213,6 +214,10 @@ class ShelterForm(Form):
     lon = FloatField(_l("Longitude"), validators=[Optional(), Between(-180, 180)],
                      render_kw={"inputmode": "decimal"})
     address = TextAreaField(_l("Address (confidential)"), validators=[Optional(), Length(max=500)], filters=[_strip])
+    telephone = StringField(_l("Telephone (confidential)"), validators=[Optional(), Length(max=40)],
+                            filters=[_strip], render_kw={"inputmode": "tel", "autocomplete": "off"})
+    opened_on = DateField(_l("Opened on (leave empty for today)"), validators=[Optional()],
+                          description=_l("Bed-nights count from this day, and no stay can begin before it."))
     capacity = bed_count(_l("Capacity (beds)"))
     out_of_service = bed_count(_l("Beds out of service"), default=0)
     sexes = MultiCheckboxField(_l("Takes"), choices=_labelled(SEXES), default=[Sex.FEMALE.value])
@@ -227,17 +232,23 @@ class ShelterForm(Form):
     def set_operators(self, organisations: Iterable[tuple[str, str]]) -> None:
         self.operator.choices = choices([("", _l("(none)")), *organisations])
 
+    def without_location(self) -> None:
+        """Drop the location fields, for someone who may not read them (they are neither shown nor saved)."""
+        for name in LOCATION_FIELDS:
+            delattr(self, name)
+
     def values(self) -> dict[str, Any]:
-        """The shelter fields as shelters.services takes them (blank optional text is None)."""
-        return {
+        """The shelter fields as shelters.services takes them (blank optional text is None; a blank opening
+        day is left out: today for a new shelter, unchanged for an edit)."""
+        location = {name: getattr(self, name).data or None for name in LOCATION_FIELDS if name in self}
+        if "lat" in location:
+            location.update(lat=self.lat.data, lon=self.lon.data)  # 0.0 is a coordinate
+        opened = {"opened_on": self.opened_on.data} if self.opened_on.data else {}
+        return location | opened | {
             "name": self.name.data,
             "kind": self.kind.data,
             "operator": self.operator.data or None,
             "region": self.region.data,
-            "municipality": self.municipality.data or None,
-            "lat": self.lat.data,
-            "lon": self.lon.data,
-            "address": self.address.data or None,
             "capacity": self.capacity.data,
             "out_of_service": self.out_of_service.data,
             "sexes": self.sexes.data or [],

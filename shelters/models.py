@@ -65,6 +65,10 @@ class DischargeReason(enum.StrEnum):
     OTHER = "other"
 
 
+# What "location" means (docs/security.md): where a shelter is. Which shelter holds a case is a location too,
+# since shelters are few and known; shelters.permissions and placement.permissions guard both.
+LOCATION_FIELDS = ("municipality", "lat", "lon", "address", "telephone")
+
 SERVICES = (
     "medical",
     "psychological",
@@ -101,11 +105,14 @@ class Shelter(db.Model):
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     kind: Mapped[str] = mapped_column(String(32), default="ngo")
     region: Mapped[str] = mapped_column(String(64), index=True)
+    # The shelter's location (LOCATION_FIELDS): its municipality, coordinates, address and telephone. Shown only
+    # to the secretariat and the shelter's own managers (and the address and telephone to an officer whose
+    # request the shelter accepted); every showing is audited. See shelters.permissions.
     municipality: Mapped[str | None] = mapped_column(String(64))
     lat: Mapped[float | None]
     lon: Mapped[float | None]
-    # Confidential: shown only where accounts.permissions allows, and every read is audited.
     address: Mapped[str | None] = mapped_column(Text)
+    telephone: Mapped[str | None] = mapped_column(String(40))
     capacity: Mapped[int]
     out_of_service: Mapped[int] = mapped_column(default=0)
     sexes: Mapped[list[str]] = mapped_column(JSONType, default=lambda: ["female"])
@@ -116,6 +123,9 @@ class Shelter(db.Model):
     security: Mapped[str] = mapped_column(String(16), default=Security.STANDARD)
     status: Mapped[str] = mapped_column(String(16), default=ShelterStatus.OPEN)
     last_headcount_at: Mapped[datetime | None]
+    # The day the shelter opened: its capacity history, and so its bed-nights, start then, and no stay begins
+    # before it.
+    opened_on: Mapped[date]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
 
@@ -242,6 +252,8 @@ class Reservation(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shelter_id: Mapped[int] = mapped_column(ForeignKey("shelters.id"))
+    # The case the beds are held for: its shelter's manager may read it and admit it while the hold is live.
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     beds: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime]
     held_until: Mapped[datetime]

@@ -25,6 +25,9 @@ class ShelterFields(Schema):
     lat = fields.Float(allow_none=True, validate=validate.Range(-90, 90), allow_nan=False)
     lon = fields.Float(allow_none=True, validate=validate.Range(-180, 180), allow_nan=False)
     address = fields.String(allow_none=True, validate=validate.Length(max=500))
+    telephone = fields.String(allow_none=True, validate=validate.Length(max=40))
+    opened_on = fields.Date(metadata={"description": "the day the shelter opened (default today; not in the future): "
+                                                     "its bed-nights count from then and no stay begins before it"})
     capacity = fields.Integer(strict=True, validate=validate.Range(0, MAX_BEDS))
     out_of_service = fields.Integer(strict=True, validate=validate.Range(0, MAX_BEDS))
     sexes = fields.List(fields.String(validate=validate.OneOf(list(Sex))), validate=validate.Length(min=1, max=2))
@@ -59,15 +62,21 @@ class ResidentOut(Schema):
     beds = fields.Integer()
 
 
+_LOCATION = {"description": "the shelter's location: present only for the secretariat and the shelter's managers "
+                            "(each reading audited); never in a list"}
+
+
 class ShelterOut(Schema):
     code = fields.String()
     name = fields.String()
     kind = fields.String()
     region = fields.String()
-    municipality = fields.String(allow_none=True)
-    lat = fields.Float(allow_none=True)
-    lon = fields.Float(allow_none=True)
-    address = fields.String(allow_none=True, metadata={"description": "present only for those allowed to see it"})
+    municipality = fields.String(allow_none=True, metadata=_LOCATION)
+    lat = fields.Float(allow_none=True, metadata=_LOCATION)
+    lon = fields.Float(allow_none=True, metadata=_LOCATION)
+    address = fields.String(allow_none=True, metadata=_LOCATION)
+    telephone = fields.String(allow_none=True, metadata=_LOCATION)
+    opened_on = fields.Date()
     capacity = fields.Integer()
     out_of_service = fields.Integer()
     sexes = fields.List(fields.String())
@@ -157,8 +166,10 @@ class CaseOut(Schema):
     identified_on = fields.Date()
     status = fields.String()
     resolution = fields.String(allow_none=True)
-    shelter = fields.String(allow_none=True, metadata={"description": "where the case stays now, if anywhere"})
-    stay_id = fields.Integer(allow_none=True)
+    shelter = fields.String(allow_none=True, metadata={
+        "description": "where the case stays now, for the secretariat and that shelter's managers; null for an "
+                       "officer, who reads status `placed` (in protective accommodation) and no shelter"})
+    stay_id = fields.Integer(allow_none=True, metadata={"description": "as `shelter`"})
     anonymised = fields.Boolean()
     identifying_details = fields.String(
         allow_none=True, metadata={"description": "secretariat only (absent for others); each read is audited"})

@@ -13,10 +13,10 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Text, cast, select, update
+from sqlalchemy import Text, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,6 +53,7 @@ from shelters.models import (
 SHELTER_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,15}$")
 CASE_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O or 1/I to misread over a phone
 LANGUAGE_CODE = re.compile(r"^[a-z]{2}$")
+TELEPHONE = re.compile(r"^\+?[0-9 ()-]{3,40}$")
 COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 MAX_BEDS = 10_000
 MAX_CHILDREN = 20
@@ -70,7 +71,8 @@ FIELD_NAMES = {
     "sex": _l("sex"), "age": _l("age"), "birth_year": _l("birth_year"), "exploitation": _l("exploitation"),
     "needs": _l("needs"), "children": _l("children"), "risk": _l("risk"),
     "trafficker_regions": _l("trafficker_regions"), "identifying_details": _l("identifying_details"),
-    "occupied": _l("occupied"),
+    "occupied": _l("occupied"), "telephone": _l("telephone"), "opened_on": _l("opened_on"),
+    "admitted_at": _l("admitted_at"),
 }
 
 
@@ -79,8 +81,8 @@ def _field(name: str) -> Any:
 
 
 SHELTER_FIELDS = (
-    "name", "kind", "region", "municipality", "lat", "lon", "address", "capacity", "out_of_service", "sexes",
-    "ages", "children_capacity", "services", "languages", "security", "status", "operator",
+    "name", "kind", "region", "municipality", "lat", "lon", "address", "telephone", "capacity", "out_of_service",
+    "sexes", "ages", "children_capacity", "services", "languages", "security", "status", "operator", "opened_on",
 )
 CAPACITY_FIELDS = frozenset({"capacity", "out_of_service"})
 
@@ -112,12 +114,13 @@ class ShelterView:
 # What the shelter list shows of each shelter, read as plain columns: no ORM object, identity map or
 # change tracking per shelter, and the operator's code joined rather than loaded shelter by shelter.
 # The JSON lists come as text, so that each distinct list is decoded once (a few dozen among hundreds).
+# No location among them: no list shows where a shelter is (shelters.permissions).
 LIST_COLUMNS = (
-    Shelter.id, Shelter.code, Shelter.name, Shelter.kind, Shelter.region, Shelter.municipality, Shelter.lat,
-    Shelter.lon, Shelter.capacity, Shelter.out_of_service, cast(Shelter.sexes, Text).label("sexes"), Shelter.ages,
-    Shelter.children_capacity, cast(Shelter.services, Text).label("services"),
-    cast(Shelter.languages, Text).label("languages"), Shelter.security, Shelter.status,
-    Organisation.code.label("operator"), Shelter.version, Shelter.last_headcount_at,
+    Shelter.id, Shelter.code, Shelter.name, Shelter.kind, Shelter.region, Shelter.capacity, Shelter.out_of_service,
+    cast(Shelter.sexes, Text).label("sexes"), Shelter.ages, Shelter.children_capacity,
+    cast(Shelter.services, Text).label("services"), cast(Shelter.languages, Text).label("languages"),
+    Shelter.security, Shelter.status, Organisation.code.label("operator"), Shelter.opened_on, Shelter.version,
+    Shelter.last_headcount_at,
 )
 
 
@@ -168,10 +171,24 @@ def region_totals(views: Sequence[ShelterView | ShelterLine]) -> list[RegionTota
     return [totals[r] for r in sorted(totals)]
 
 
+# The one refusal for a record that does not exist, given also for one the caller may not see
+# (shelters.permissions): the two must read the same, word for word.
+def unknown_shelter(code: str) -> NotFound:
+    return NotFound(_l("no shelter %(code)s", code=code), fields={"shelter": "unknown"})
+
+
+def unknown_case(code: str) -> NotFound:
+    return NotFound(_l("no case %(code)s", code=code), fields={"case_code": "unknown"})
+
+
+def unknown_stay(stay_id: int) -> NotFound:
+    return NotFound(_l("no stay %(stay)s", stay=stay_id), fields={"stay": "unknown"})
+
+
 def get_shelter(session: Session, code: str) -> Shelter:
     shelter = session.scalar(select(Shelter).where(Shelter.code == code))
     if shelter is None:
-        raise NotFound(_l("no shelter %(code)s", code=code), fields={"shelter": "unknown"})
+        raise unknown_shelter(code)
     return shelter
 
 
@@ -241,7 +258,7 @@ def residents(session: Session, shelter: Shelter) -> list[Stay]:
 def get_case(session: Session, code: str) -> Case:
     case = session.scalar(select(Case).where(Case.code == code))
     if case is None:
-        raise NotFound(_l("no case %(code)s", code=code), fields={"case_code": "unknown"})
+        raise unknown_case(code)
     return case
 
 
@@ -252,7 +269,7 @@ def open_stay(session: Session, case: Case) -> Stay | None:
 def get_stay(session: Session, stay_id: int) -> Stay:
     stay = session.get(Stay, stay_id)
     if stay is None:
-        raise NotFound(_l("no stay %(stay)s", stay=stay_id), fields={"stay": "unknown"})
+        raise unknown_stay(stay_id)
     return stay
 
 
@@ -325,6 +342,15 @@ def _clean_shelter_values(session: Session, values: Mapping[str, Any]) -> dict[s
                 clean[key] = _check_text(key, value, 64, required=False)
             case "address":
                 clean[key] = _check_text(key, value, 500, required=False)
+            case "telephone":
+                clean[key] = _check_text(key, value, 40, required=False)
+                if clean[key] is not None and not TELEPHONE.match(clean[key]):
+                    raise Invalid(_l("telephone may hold digits, spaces and + ( ) - only"),
+                                  fields={key: "invalid"})
+            case "opened_on":
+                if not isinstance(value, date) or isinstance(value, datetime):
+                    raise Invalid(_l("%(field)s must be a date", field=_field(key)), fields={key: "date"})
+                clean[key] = value
             case "lat" | "lon":
                 limit = 90 if key == "lat" else 180
                 if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
@@ -372,15 +398,49 @@ def create_shelter(session: Session, actor: User | None, now: datetime, code: st
     clean = _clean_shelter_values(session, values)
     if clean.get("out_of_service", 0) > clean["capacity"]:
         raise Invalid(_l("out_of_service cannot exceed capacity"), fields={"out_of_service": "above capacity"})
+    clean["opened_on"] = _check_opened_on(clean.get("opened_on") or now.date(), now)
     if session.scalar(select(Shelter.id).where(Shelter.code == code)):
         raise Conflict(_l("shelter %(code)s exists already", code=code), code="duplicate", fields={"code": "taken"})
     shelter = Shelter(code=code, **clean)
     session.add(shelter)
     session.flush()
-    session.add(CapacityChange(shelter_id=shelter.id, effective_at=now, capacity=shelter.capacity,
-                               out_of_service=shelter.out_of_service, changed_by_id=actor.id if actor else None))
+    session.add(CapacityChange(shelter_id=shelter.id, effective_at=_opening(shelter.opened_on, now),
+                               capacity=shelter.capacity, out_of_service=shelter.out_of_service,
+                               changed_by_id=actor.id if actor else None))
     audit.record(session, actor=actor, action="shelter.create", object_type="shelter", object_id=code, now=now)
     return shelter
+
+
+def _check_opened_on(opened_on: date, now: datetime) -> date:
+    if opened_on > now.date():
+        raise Invalid(_l("opened_on cannot be in the future"), fields={"opened_on": "in the future"})
+    if opened_on.year < 1990:
+        raise Invalid(_l("opened_on is too far in the past"), fields={"opened_on": "before 1990"})
+    return opened_on
+
+
+def _opening(opened_on: date, now: datetime) -> datetime:
+    """When a shelter's capacity history starts: the midnight (UTC) of the day it opened, or the moment it is
+    registered when that is today (its first night is tonight's)."""
+    return now if opened_on == now.date() else datetime.combine(opened_on, time(), UTC)
+
+
+def _move_opening(session: Session, shelter: Shelter, opened_on: date, now: datetime) -> None:
+    """A corrected opening day: refused when a stay began before it; the capacity history starts on it."""
+    first_admission = session.scalar(select(func.min(Stay.admitted_at)).where(Stay.shelter_id == shelter.id))
+    if first_admission is not None and first_admission.date() < opened_on:
+        raise Invalid(_l("a stay began on %(day)s, before opened_on", day=first_admission.date().isoformat()),
+                      fields={"opened_on": "after a stay began"})
+    first = session.scalar(select(CapacityChange).where(CapacityChange.shelter_id == shelter.id)
+                           .order_by(CapacityChange.effective_at, CapacityChange.id).limit(1))
+    if first is not None:
+        later = session.scalar(select(func.min(CapacityChange.effective_at)).where(
+            CapacityChange.shelter_id == shelter.id, CapacityChange.id != first.id))
+        start = _opening(opened_on, now)
+        if later is not None and start >= later:
+            raise Invalid(_l("opened_on is after a recorded capacity change"),
+                          fields={"opened_on": "after a capacity change"})
+        first.effective_at = start
 
 
 @dataclass(frozen=True)
@@ -416,6 +476,8 @@ def update_shelter(
             details={"current_version": locked.version},
         )
     clean = _clean_shelter_values(session, changes)
+    if "opened_on" in clean and clean["opened_on"] != locked.opened_on:
+        _move_opening(session, locked, _check_opened_on(clean["opened_on"], now), now)
     capacity = clean.get("capacity", locked.capacity)
     out_of_service = clean.get("out_of_service", locked.out_of_service)
     if out_of_service > capacity:
@@ -532,6 +594,20 @@ def record_case_read(session: Session, actor: User, now: datetime, case: Case) -
     audit.record(session, actor=actor, action="case.read", object_type="case", object_id=case.code, now=now)
 
 
+def record_location_read(session: Session, actor: User, now: datetime, shelter: Shelter,
+                         **detail: Any) -> None:
+    """Every showing of where a shelter is (its LOCATION_FIELDS) is audited."""
+    audit.record(session, actor=actor, action="shelter.location_read", object_type="shelter",
+                 object_id=shelter.code, now=now, detail=detail or None)
+
+
+def record_residents_read(session: Session, actor: User, now: datetime, shelter: Shelter,
+                          stays: Sequence[Stay]) -> None:
+    """Every showing of a shelter's residents is audited, with the case codes shown."""
+    audit.record(session, actor=actor, action="shelter.residents_read", object_type="shelter",
+                 object_id=shelter.code, now=now, detail={"cases": [stay.case.code for stay in stays]})
+
+
 def record_identifying_read(session: Session, actor: User, now: datetime, case: Case) -> None:
     """Every showing of a case's identifying details is audited too (the details themselves never are)."""
     audit.record(session, actor=actor, action="case.identifying_read", object_type="case", object_id=case.code,
@@ -558,15 +634,21 @@ def admit_case(
 ) -> Stay:
     """Open a stay for `case` in `shelter`, taking 1 + its accompanying children beds.
 
-    A past `admitted_at` is allowed (the records catch up), a future one is not.
-    `reservation`, when given, is a live hold at this shelter that the admission
-    consumes. Raises Invalid (future time), ShelterNotOpen, AlreadyDone (the case
+    A past `admitted_at` is allowed (the records catch up), a future one is not, nor one before the case was
+    identified or the shelter opened. `reservation`, when given, is a live hold at this shelter that the
+    admission consumes. Raises Invalid (those times), ShelterNotOpen, AlreadyDone (the case
     has an open stay) and ShelterFull, checked under the shelter's write lock so
     two admissions can never both take the last bed.
     """
     admitted_at = admitted_at or now
     if admitted_at > now:
         raise Invalid(_l("admitted_at cannot be in the future"), fields={"admitted_at": "in the future"})
+    if admitted_at.astimezone(UTC).date() < case.identified_on:
+        raise Invalid(_l("admitted_at is before the case was identified (%(day)s)",
+                         day=case.identified_on.isoformat()), fields={"admitted_at": "before identification"})
+    if admitted_at.astimezone(UTC).date() < shelter.opened_on:
+        raise Invalid(_l("admitted_at is before the shelter opened (%(day)s)", day=shelter.opened_on.isoformat()),
+                      fields={"admitted_at": "before the shelter opened"})
     locked = _lock_shelter(session, shelter)
     if locked.status != ShelterStatus.OPEN:
         raise _not_open(locked)
@@ -678,8 +760,8 @@ def confirm_headcount(session: Session, actor: User | None, now: datetime, shelt
 
 
 def hold_beds(session: Session, actor: User | None, now: datetime, shelter: Shelter, beds: int,
-              held_until: datetime) -> Reservation:
-    """Hold `beds` free beds at `shelter` until `held_until`, atomically.
+              held_until: datetime, case: Case | None = None) -> Reservation:
+    """Hold `beds` free beds at `shelter` until `held_until` (for `case`, when given), atomically.
 
     Checked under the shelter's write lock, like an admission, so N concurrent
     holds for the last bed give exactly one hold and N-1 ShelterFull.
@@ -692,12 +774,19 @@ def hold_beds(session: Session, actor: User | None, now: datetime, shelter: Shel
     free = figures.available_beds(locked.usable, occ)
     if free < beds:
         raise _full(locked, occ, free, beds)
-    hold = Reservation(shelter_id=locked.id, beds=beds, created_at=now, held_until=held_until)
+    hold = Reservation(shelter_id=locked.id, case_id=case.id if case else None, beds=beds, created_at=now,
+                       held_until=held_until)
     session.add(hold)
     session.flush()
     audit.record(session, actor=actor, action="shelter.hold", object_type="shelter", object_id=locked.code,
                  now=now, detail={"reservation": hold.id, "beds": beds, "until": held_until.isoformat()})
     return hold
+
+
+def live_holds(session: Session, case: Case, now: datetime) -> list[Reservation]:
+    """The bed holds for `case` that are live now (not released, not run out)."""
+    return list(session.scalars(select(Reservation).where(
+        Reservation.case_id == case.id, Reservation.released_at.is_(None), Reservation.held_until > now)))
 
 
 def release_hold(session: Session, now: datetime, hold: Reservation, reason: str) -> None:

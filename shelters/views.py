@@ -16,11 +16,10 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from accounts import audit
 from accounts.models import Organisation, Role, User
 from accounts.permissions import ALL_ROLES, roles_required
 from database import utcnow
-from errors import DomainError, NotAllowed, NotFound, StaleVersion
+from errors import DomainError, NotAllowed, StaleVersion
 from extensions import db
 from i18n import lazy_gettext as _l
 from shelters import permissions, services
@@ -152,26 +151,24 @@ def _board(
 ) -> tuple[str, int]:
     """Render a board as `current_user` may see it; posted forms that failed are shown as posted.
 
-    Reading the address or the residents is audited, as in the API.
+    Reading the location or the residents is audited, as in the API.
     """
     user, now = _user(), utcnow()
     panels = [p for p in (panel(user, shelter) for panel in BOARD_PANELS) if p is not None]
     view = services.shelter_views(db.session, now, [shelter])[0]
-    show_address = permissions.can_view_address(user, shelter)
+    show_location = permissions.can_view_location(user, shelter)
     residents = services.residents(db.session, shelter) if permissions.can_view_residents(user, shelter) else None
-    if show_address:
-        audit.record(db.session, actor=user, action="shelter.address_read", object_type="shelter",
-                     object_id=shelter.code, now=now)
+    if show_location:
+        services.record_location_read(db.session, user, now, shelter)
     if residents is not None:
-        audit.record(db.session, actor=user, action="shelter.residents_read", object_type="shelter",
-                     object_id=shelter.code, now=now, detail={"cases": [r.case.code for r in residents]})
+        services.record_residents_read(db.session, user, now, shelter, residents)
     editable = permissions.editable_fields(user, shelter)
     html = render_template(
         "shelters/board.html",
         view=view,
         shelter=shelter,
         beds=bed_cells(view),
-        show_address=show_address,
+        show_location=show_location,
         residents=residents,
         dischargeable={s.id for s in residents or [] if permissions.can_discharge(user, s)},
         discharge_form=DischargeForm(formdata=None),
@@ -181,7 +178,7 @@ def _board(
                        if services.CAPACITY_FIELDS <= editable else None),
         headcount_form=((headcount or HeadcountForm(formdata=None))
                         if permissions.can_confirm_headcount(user, shelter) else None),
-        can_edit=set(services.SHELTER_FIELDS) <= editable,
+        can_edit=permissions.can_edit_register(user),
         overflow=overflow,
         panels=panels,
     )
@@ -229,13 +226,14 @@ def admit(code: str) -> Any:
     user = _user()
     shelter = services.get_shelter(db.session, code)
     if not permissions.can_admit(user, shelter):
-        raise NotFound(_l("no shelter %(code)s", code=code))
+        raise services.unknown_shelter(code)
     form = AdmitForm()
     if not form.validate():
         return _invalid(shelter, "admission", admit=form)
     try:
-        case = services.get_case(db.session, form.case_code.data)
-        stay = services.admit_case(db.session, user, utcnow(), shelter, case, form.admitted_at_utc())
+        now = utcnow()
+        case, hold = permissions.load_case_to_admit(db.session, user, shelter, form.case_code.data, now)
+        stay = services.admit_case(db.session, user, now, shelter, case, form.admitted_at_utc(), reservation=hold)
         db.session.commit()
     except DomainError as error:
         return _refused(shelter, error, admit=form)
@@ -269,7 +267,7 @@ def capacity(code: str) -> Any:
     user = _user()
     shelter = services.get_shelter(db.session, code)
     if not services.CAPACITY_FIELDS <= permissions.editable_fields(user, shelter):
-        raise NotFound(_l("no shelter %(code)s", code=code))  # only a manager of another shelter gets this far
+        raise services.unknown_shelter(code)  # only a manager of another shelter gets this far
     form = CapacityForm()
     if not form.validate():
         return _invalid(shelter, "capacity", capacity=form)
@@ -302,7 +300,7 @@ def headcount(code: str) -> Any:
     user = _user()
     shelter = services.get_shelter(db.session, code)
     if not permissions.can_confirm_headcount(user, shelter):
-        raise NotFound(_l("no shelter %(code)s", code=code))
+        raise services.unknown_shelter(code)
     form = HeadcountForm()
     if not form.validate():
         return _invalid(shelter, "headcount", headcount=form)
@@ -337,12 +335,14 @@ def _with_operators(form: ShelterForm) -> ShelterForm:
 
 def _shelter_form_page(form: ShelterForm, shelter: Shelter | None, status: int = 200,
                        overflow: dict[str, Any] | None = None) -> tuple[str, int]:
-    if shelter is not None and permissions.can_view_address(_user(), shelter):
-        # The edit form shows the stored address: a read like any other.
-        audit.record(db.session, actor=_user(), action="shelter.address_read", object_type="shelter",
-                     object_id=shelter.code, now=utcnow())
+    # Who may not read a shelter's location gets no location fields to edit (an administrator); a new shelter's
+    # are the ones being typed.
+    with_location = shelter is None or permissions.can_view_location(_user(), shelter)
+    if shelter is not None and with_location:
+        # The edit form shows the stored location: a read like any other.
+        services.record_location_read(db.session, _user(), utcnow(), shelter)
     html = render_template("shelters/shelter_form.html", form=form, shelter=shelter, overflow=overflow,
-                           regions=_known_regions())
+                           regions=_known_regions(), with_location=with_location)
     db.session.commit()
     return html, status
 
@@ -372,10 +372,12 @@ def new_shelter() -> Any:
 def edit_shelter(code: str) -> Any:
     user = _user()
     shelter = services.get_shelter(db.session, code)
-    if not set(services.SHELTER_FIELDS) <= permissions.editable_fields(user, shelter):
+    if not permissions.can_edit_register(user):
         abort(403)
     current = {"operator": shelter.operator.code if shelter.operator else ""}
     form = _with_operators(EditShelterForm(obj=shelter, data=current))
+    if not permissions.can_view_location(user, shelter):
+        form.without_location()
     if not form.validate_on_submit():
         return _shelter_form_page(form, shelter, 422 if form.is_submitted() else 200)
     try:
@@ -385,9 +387,11 @@ def edit_shelter(code: str) -> Any:
     except StaleVersion as error:
         db.session.rollback()
         flash(str(error.message), "error")
-        fresh = {"operator": shelter.operator.code if shelter.operator else ""}
-        return _shelter_form_page(_with_operators(EditShelterForm(formdata=None, obj=shelter, data=fresh)),
-                                  shelter, error.status)
+        fresh = _with_operators(EditShelterForm(formdata=None, obj=shelter,
+                                                data={"operator": shelter.operator.code if shelter.operator else ""}))
+        if not permissions.can_view_location(user, shelter):
+            fresh.without_location()
+        return _shelter_form_page(fresh, shelter, error.status)
     except DomainError as error:
         db.session.rollback()
         form.refuse(error)
@@ -435,14 +439,16 @@ def new_case() -> Any:
 @bp.get("/cases/<code>")
 @roles_required(Role.SECRETARIAT, Role.POLICE, Role.SHELTER_MANAGER)
 def case(code: str) -> Any:
-    user = _user()
-    record = permissions.load_case(db.session, user, code)
-    stay = services.open_stay(db.session, record)
-    services.record_case_read(db.session, user, utcnow(), record)
+    user, now = _user(), utcnow()
+    record, where = permissions.load_case(db.session, user, code, now)
+    services.record_case_read(db.session, user, now, record)
     show_identifying = permissions.can_view_identifying_details(user, record)
     if show_identifying:
-        services.record_identifying_read(db.session, user, utcnow(), record)
-    html = render_template("shelters/case.html", case=record, stay=stay, age=record.age_on(utcnow().date()),
+        services.record_identifying_read(db.session, user, now, record)
+    # An officer learns that the victim is in protective accommodation, never where.
+    stay = where.stay if where.stay is not None and permissions.can_see_stay(user, where.stay) else None
+    html = render_template("shelters/case.html", case=record, stay=stay, sheltered=where.stay is not None,
+                           age=record.age_on(now.date()),
                            identifying_details=record.identifying_details if show_identifying else None,
                            show_identifying=show_identifying)
     db.session.commit()

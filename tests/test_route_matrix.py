@@ -4,6 +4,11 @@
 sign-in page, or a refusal of the (empty) input (400/409/422). "deny" means 401, 403, 404 or a redirect to
 sign in. Nothing may answer 500. A route that appears in the app but not in ROUTES fails the test, so a new
 route cannot ship without a decision about who may use it.
+
+Every route about a record is tried on a record of the caller's own and on someone else's ("own" / "other"):
+a shelter the manager runs or not; a case the officer identified that stays at the manager's shelter, or
+another officer's staying elsewhere; a placement request the officer made holding a bed at the manager's
+shelter, or another officer's holding one elsewhere; a stay and an alert at the manager's shelter or elsewhere.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import re
 
 import pytest
 
+from alerts import services as alert_services
+from alerts.rules import Decision
 from extensions import db
 
 A, S, M, P, X = "admin", "secretariat", "shelter_manager", "police", "partner"
@@ -19,10 +26,13 @@ ROLES = (A, S, M, P, X, "anonymous")
 EVERYONE = frozenset({A, S, M, P, X})
 NOBODY: frozenset[str] = frozenset()
 PUBLIC = "public"  # reachable signed out; any answer but a 5xx
-MISSING = 999_999  # ids of placements, alerts and stays: nobody may reach a record that does not exist
 
-# (method, rule) -> allowed roles, or {"own": ..., "other": ...} for a route about a shelter or a case,
-# where "own" is the manager's own shelter / the officer's own case and "other" someone else's.
+
+def owned(own: set[str] | frozenset[str], other: set[str] | frozenset[str]) -> dict[str, frozenset[str]]:
+    return {"own": frozenset(own), "other": frozenset(other)}
+
+
+# (method, rule) -> allowed roles, or owned(...) for a route about a record (see the module's docstring).
 ROUTES: dict[tuple[str, str], object] = {
     ("GET", "/"): EVERYONE,
     ("GET", "/home"): EVERYONE,
@@ -48,34 +58,34 @@ ROUTES: dict[tuple[str, str], object] = {
     ("POST", "/admin/users/<username>/two-factor-reset"): {A},
     ("GET", "/audit"): {A, S},
     ("GET", "/alerts"): {S, M},
-    ("GET", "/alerts/<int:alert_id>"): NOBODY,
-    ("POST", "/alerts/<int:alert_id>/acknowledge"): NOBODY,
-    ("POST", "/alerts/<int:alert_id>/comments"): NOBODY,
-    ("POST", "/alerts/<int:alert_id>/resolve"): NOBODY,
+    ("GET", "/alerts/<int:alert_id>"): owned({S, M}, {S}),
+    ("POST", "/alerts/<int:alert_id>/acknowledge"): owned({S}, {S}),
+    ("POST", "/alerts/<int:alert_id>/comments"): owned({S, M}, {S}),
+    ("POST", "/alerts/<int:alert_id>/resolve"): owned({S}, {S}),
     ("GET", "/shelters"): EVERYONE,
-    ("GET", "/shelters/<code>"): {"own": {A, S, M, P}, "other": {A, S, M, P}},  # partners: aggregates only
-    ("POST", "/shelters/<code>/admit"): {"own": {S, M}, "other": {S}},
-    ("POST", "/shelters/<code>/capacity"): {"own": {A, S, M}, "other": {A, S}},
-    ("POST", "/shelters/<code>/headcount"): {"own": {M}, "other": NOBODY},
-    ("GET", "/shelters/<code>/edit"): {"own": {A, S}, "other": {A, S}},
-    ("POST", "/shelters/<code>/edit"): {"own": {A, S}, "other": {A, S}},
+    ("GET", "/shelters/<code>"): owned({A, S, M, P}, {A, S, M, P}),  # partners: aggregates only
+    ("POST", "/shelters/<code>/admit"): owned({S, M}, {S}),
+    ("POST", "/shelters/<code>/capacity"): owned({A, S, M}, {A, S}),
+    ("POST", "/shelters/<code>/headcount"): owned({M}, NOBODY),
+    ("GET", "/shelters/<code>/edit"): owned({A, S}, {A, S}),
+    ("POST", "/shelters/<code>/edit"): owned({A, S}, {A, S}),
     ("GET", "/shelters/new"): {A, S},
     ("POST", "/shelters/new"): {A, S},
-    ("POST", "/stays/<int:stay_id>/discharge"): NOBODY,
+    ("POST", "/stays/<int:stay_id>/discharge"): owned({S, M}, {S}),
     ("GET", "/cases/new"): {S, P},
     ("POST", "/cases/new"): {S, P},
-    ("GET", "/cases/<code>"): {"own": {S, P}, "other": {S}},
+    ("GET", "/cases/<code>"): owned({S, M, P}, {S}),
     ("GET", "/placements"): {S, M, P},
     ("GET", "/placements/new"): {S, P},
     ("POST", "/placements/new"): {S, P},
     ("POST", "/placements/batch"): {S},
-    ("GET", "/placements/<int:request_id>"): NOBODY,
-    ("POST", "/placements/<int:request_id>/accept"): NOBODY,
-    ("POST", "/placements/<int:request_id>/admit"): NOBODY,
-    ("POST", "/placements/<int:request_id>/cancel"): NOBODY,
-    ("POST", "/placements/<int:request_id>/decline"): NOBODY,
-    ("POST", "/placements/<int:request_id>/reject"): NOBODY,
-    ("POST", "/placements/<int:request_id>/reserve"): NOBODY,
+    ("GET", "/placements/<int:request_id>"): owned({S, M, P}, {S}),
+    ("POST", "/placements/<int:request_id>/accept"): owned({M}, NOBODY),
+    ("POST", "/placements/<int:request_id>/admit"): owned({M}, NOBODY),
+    ("POST", "/placements/<int:request_id>/cancel"): owned({S, P}, {S}),
+    ("POST", "/placements/<int:request_id>/decline"): owned({S, P}, {S}),
+    ("POST", "/placements/<int:request_id>/reject"): owned({M}, NOBODY),
+    ("POST", "/placements/<int:request_id>/reserve"): owned({S, P}, {S}),
     ("GET", "/overview"): {S},
     ("GET", "/overview.csv"): {S},  # then re-authentication
     ("GET", "/overview/trends"): {S},
@@ -92,29 +102,29 @@ ROUTES: dict[tuple[str, str], object] = {
     ("POST", "/api/v1/users"): {A},
     ("GET", "/api/v1/shelters"): EVERYONE,
     ("POST", "/api/v1/shelters"): {A, S},
-    ("GET", "/api/v1/shelters/<code>"): {"own": {A, S, M, P}, "other": {A, S, M, P}},
-    ("PATCH", "/api/v1/shelters/<code>"): {"own": {A, S, M}, "other": {A, S}},
-    ("GET", "/api/v1/shelters/<code>/residents"): {"own": {S, M}, "other": {S}},
-    ("POST", "/api/v1/shelters/<code>/headcount"): {"own": {M}, "other": NOBODY},
-    ("POST", "/api/v1/shelters/<code>/stays"): {"own": {S, M}, "other": {S}},
-    ("POST", "/api/v1/stays/<int:stay_id>/discharge"): NOBODY,
+    ("GET", "/api/v1/shelters/<code>"): owned({A, S, M, P}, {A, S, M, P}),
+    ("PATCH", "/api/v1/shelters/<code>"): owned({A, S, M}, {A, S}),
+    ("GET", "/api/v1/shelters/<code>/residents"): owned({S, M}, {S}),
+    ("POST", "/api/v1/shelters/<code>/headcount"): owned({M}, NOBODY),
+    ("POST", "/api/v1/shelters/<code>/stays"): owned({S, M}, {S}),
+    ("POST", "/api/v1/stays/<int:stay_id>/discharge"): owned({S, M}, {S}),
     ("POST", "/api/v1/cases"): {S, P},
-    ("GET", "/api/v1/cases/<code>"): {"own": {S, P}, "other": {S}},
+    ("GET", "/api/v1/cases/<code>"): owned({S, M, P}, {S}),
     ("GET", "/api/v1/placements"): {S, M, P},
     ("POST", "/api/v1/placements"): {S, P},
     ("POST", "/api/v1/placements/batch"): {S},
-    ("GET", "/api/v1/placements/<int:request_id>"): NOBODY,
-    ("POST", "/api/v1/placements/<int:request_id>/accept"): NOBODY,
-    ("POST", "/api/v1/placements/<int:request_id>/admit"): NOBODY,
-    ("POST", "/api/v1/placements/<int:request_id>/cancel"): NOBODY,
-    ("POST", "/api/v1/placements/<int:request_id>/decline"): NOBODY,
-    ("POST", "/api/v1/placements/<int:request_id>/reject"): NOBODY,
-    ("POST", "/api/v1/placements/<int:request_id>/reserve"): NOBODY,
+    ("GET", "/api/v1/placements/<int:request_id>"): owned({S, M, P}, {S}),
+    ("POST", "/api/v1/placements/<int:request_id>/accept"): owned({M}, NOBODY),
+    ("POST", "/api/v1/placements/<int:request_id>/admit"): owned({M}, NOBODY),
+    ("POST", "/api/v1/placements/<int:request_id>/cancel"): owned({S, P}, {S}),
+    ("POST", "/api/v1/placements/<int:request_id>/decline"): owned({S, P}, {S}),
+    ("POST", "/api/v1/placements/<int:request_id>/reject"): owned({M}, NOBODY),
+    ("POST", "/api/v1/placements/<int:request_id>/reserve"): owned({S, P}, {S}),
     ("GET", "/api/v1/alerts"): {S, M},
-    ("GET", "/api/v1/alerts/<int:alert_id>"): NOBODY,
-    ("POST", "/api/v1/alerts/<int:alert_id>/acknowledge"): NOBODY,
-    ("POST", "/api/v1/alerts/<int:alert_id>/comments"): NOBODY,
-    ("POST", "/api/v1/alerts/<int:alert_id>/resolve"): NOBODY,
+    ("GET", "/api/v1/alerts/<int:alert_id>"): owned({S, M}, {S}),
+    ("POST", "/api/v1/alerts/<int:alert_id>/acknowledge"): owned({S}, {S}),
+    ("POST", "/api/v1/alerts/<int:alert_id>/comments"): owned({S, M}, {S}),
+    ("POST", "/api/v1/alerts/<int:alert_id>/resolve"): owned({S}, {S}),
     ("GET", "/api/v1/stats/utilisation"): {S, M, X},
 }
 
@@ -153,13 +163,21 @@ REFUSED_INPUT = (400, 409, 422)
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_route_matrix(app, make, role):
-    manager_own = make.shelter("OWN1")
-    make.shelter("OTH1")
+def test_route_matrix(app, make, now, role):
+    manager_own, other_shelter = make.shelter("OWN1", capacity=8), make.shelter("OTH1", capacity=8)
     officer = make.user(P, username="officer-a")
     other_officer = make.user(P, username="officer-b")
-    own_case = make.case(created_by=officer)
-    other_case = make.case(created_by=other_officer)
+    own_case = make.stay(manager_own, make.case(created_by=officer)).case
+    other_case = make.stay(other_shelter, make.case(created_by=other_officer)).case
+    alerts = _alerts(now)
+    records = {
+        "own": {"shelter": "OWN1", "case": own_case.code,
+                "request_id": make.reserved(manager_own, by=officer).id,
+                "stay_id": make.stay(manager_own).id, "alert_id": alerts["OWN1"]},
+        "other": {"shelter": "OTH1", "case": other_case.code,
+                  "request_id": make.reserved(other_shelter, by=other_officer).id,
+                  "stay_id": make.stay(other_shelter).id, "alert_id": alerts["OTH1"]},
+    }
     users = {A: make.user(A, username="admin-a"), S: make.user(S, username="sec-a"),
              M: make.manager(manager_own, username="mgr-a"), P: officer, X: make.user(X, username="partner-a")}
     make.user(P, username="target-user")
@@ -186,11 +204,10 @@ def test_route_matrix(app, make, role):
     for (method, rule), expected in ordered:
         cases = [("", expected)] if not isinstance(expected, dict) else list(expected.items())
         for ownership, allowed in cases:
-            code = {"own": {"shelter": "OWN1", "case": own_case.code},
-                    "other": {"shelter": "OTH1", "case": other_case.code}}.get(ownership, {})
-            values = {"code": code.get("case" if "/cases/" in rule else "shelter", "NONE"),
-                      "filename": "app.css", "username": "target-user",
-                      "alert_id": str(MISSING), "request_id": str(MISSING), "stay_id": str(MISSING)}
+            record = records.get(ownership, {})
+            values = {name: str(value) for name, value in record.items() if name != "case"}
+            values |= {"code": record.get("case" if "/cases/" in rule else "shelter", "NONE"),
+                       "filename": "app.css", "username": "target-user"}
             path = _fill(rule, values)
             response = call(method, path)
             db.session.rollback()
@@ -204,3 +221,12 @@ def test_route_matrix(app, make, role):
             elif role not in allowed and not (_denied(response) or response.status_code in REFUSED_INPUT):
                 failures.append(label + ": expected deny")
     assert failures == [], "\n".join(failures)
+
+
+def _alerts(now) -> dict[str, int]:  # noqa: ANN001
+    """An open alert about each shelter: alert id by shelter code."""
+    alert_services.upsert(db.session, now, [
+        Decision("unused_facility", "shelter", code, "warning", f"{code} unused", {"days_unused": 20}, shelter=code)
+        for code in ("OWN1", "OTH1")], ["unused_facility"])
+    db.session.commit()
+    return {alert.subject: alert.id for alert in alert_services.list_alerts(db.session, "all")}

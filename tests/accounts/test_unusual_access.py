@@ -32,7 +32,7 @@ def test_the_job_counts_the_last_hour_and_raises_one_alert(make, now):
     calm = make.user("secretariat", username="calm")
     for i in range(4):
         audit.record(db.session, actor=reader, action="case.read", object_type="case", object_id=f"VOT-{i}", now=now)
-    audit.record(db.session, actor=reader, action="shelter.address_read", object_type="shelter", object_id="S1",
+    audit.record(db.session, actor=reader, action="shelter.location_read", object_type="shelter", object_id="S1",
                  now=now - timedelta(minutes=30))
     audit.record(db.session, actor=reader, action="case.read", object_type="case", object_id="OLD",
                  now=now - timedelta(hours=2))

@@ -207,7 +207,7 @@ def test_expired_reservations_are_released(make, now):
 
 
 def test_census_one_row_per_shelter_per_day(make, now):
-    pvpt = make.shelter("PVPT", capacity=5)
+    pvpt = make.shelter("PVPT", capacity=5, opened_on=date(2025, 5, 1))
     make.shelter("HAH", capacity=8)
     stay(make, pvpt, now - timedelta(days=1))
     assert jobs.record_census(db.session, now) == 2

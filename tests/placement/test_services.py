@@ -201,5 +201,5 @@ def test_a_direct_admission_cancels_the_request_and_frees_its_hold(make, officer
     occupancy = figures.occupancy(db.session, now)
     assert held_at.id not in occupancy or occupancy[held_at.id].reserved == 0
     assert request.status == "cancelled" and request.reservation.release_reason == "cancelled"
-    assert request.events[-1].note == "admitted directly to DIRECT"
+    assert (request.events[-1].note, request.events[-1].shelter_code) == ("admitted directly", "DIRECT")
     assert case.status == "placed"

@@ -28,12 +28,13 @@ def test_utilisation_counts_backdated_stays_and_capacity_changes_exactly(make):
     # Capacity 4 until June 25 (nights 20..24: 5 x 4 = 20), then 6 usable (nights 25..29: 5 x 6 = 30).
     services.update_shelter(db.session, None, at(25, 9), shelter, shelter.version, {"capacity": 6})
     # A stay from long before the window, discharged June 23: nights 20, 21, 22 = 3.
-    old = services.admit_case(db.session, None, at(1), shelter, make.case(), at(1))
+    identified = {"identified_on": date(2026, 6, 1)}
+    old = services.admit_case(db.session, None, at(1), shelter, make.case(**identified), at(1))
     services.discharge_stay(db.session, None, NOW, old, "reintegrated", discharged_at=at(23, 8))
     # A backdated stay of a mother and child admitted June 27, still open: nights 27, 28, 29 x 2 beds = 6.
-    services.admit_case(db.session, None, NOW, shelter, make.case(children=1), at(27, 18))
+    services.admit_case(db.session, None, NOW, shelter, make.case(children=1, **identified), at(27, 18))
     # Admitted and discharged on the same day: no night.
-    short = services.admit_case(db.session, None, NOW, shelter, make.case(), at(21, 9))
+    short = services.admit_case(db.session, None, NOW, shelter, make.case(**identified), at(21, 9))
     services.discharge_stay(db.session, None, NOW, short, "left_voluntarily", discharged_at=at(21, 20))
     db.session.commit()
 

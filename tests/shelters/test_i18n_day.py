@@ -8,10 +8,13 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
+from flask import current_app
 from flask_babel import force_locale, gettext, ngettext, pgettext
 from sqlalchemy import select
 
+from accounts.models import User
 from extensions import db
+from placement import services as placement
 from shelters import services
 from shelters.models import Case, Stay
 from tests.test_i18n import demo_app, untranslated_on, visible_text  # noqa: F401 - demo_app is a fixture
@@ -68,6 +71,11 @@ def test_a_managers_day_reads_in_albanian(demo_app, client, pages, now) -> None:
     newcomer = services.create_case(db.session, None, now, {
         "sex": "female", "age": 24, "nationality": "MD", "languages": ["ro"], "exploitation": ["labour"],
         "needs": ["medical"], "risk": "medium", "identified_on": date(2026, 11, 27)})
+    # The demo's officer reserved PVPT's free bed for the newcomer: a manager admits what is placed with them.
+    officer = db.session.scalar(select(User).where(User.username == "police"))
+    settings = placement.Settings.from_config(current_app.config)
+    placement.reserve(db.session, officer, now, placement.create_request(db.session, officer, now, newcomer, settings),
+                      "PVPT", settings)
     db.session.commit()
     assert pages.login("manager", "manager-demo-password").status_code == 302
     assert pages.post("/language", {"language": "sq"}, from_page="/shelters").status_code == 302

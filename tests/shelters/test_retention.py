@@ -44,7 +44,7 @@ def request_for(case: Case, user, status: str, at: datetime) -> None:
 
 
 def test_only_cases_closed_longer_than_the_period_are_anonymised(app, make):
-    shelter = make.shelter(capacity=10)
+    shelter = make.shelter(capacity=10, opened_on=date(2020, 1, 1))
     officer = make.user("police")
     due = discharged(make, shelter, date(2024, 1, 10), datetime(2025, 3, 1, tzinfo=UTC))
     recent = discharged(make, shelter, date(2024, 1, 10), datetime(2027, 3, 1, tzinfo=UTC))
@@ -86,7 +86,7 @@ def test_only_cases_closed_longer_than_the_period_are_anonymised(app, make):
 
 
 def test_a_shorter_period_takes_in_more(app, make):
-    shelter = make.shelter(capacity=10)
+    shelter = make.shelter(capacity=10, opened_on=date(2020, 1, 1))
     discharged(make, shelter, date(2024, 1, 10), datetime(2027, 3, 1, tzinfo=UTC))
     assert anonymise_closed_cases(db.session, NOW, 5) == 0
     assert anonymise_closed_cases(db.session, NOW, 4) == 1
@@ -95,7 +95,7 @@ def test_a_shorter_period_takes_in_more(app, make):
 
 
 def test_birth_years_fall_to_the_start_of_their_band(app, make):
-    shelter = make.shelter(capacity=10)
+    shelter = make.shelter(capacity=10, opened_on=date(2020, 1, 1))
     years = {}
     for birth_year in (1985, 1989, 1990, 2002):
         case = discharged(make, shelter, date(2024, 1, 10), datetime(2025, 1, 1, tzinfo=UTC))
@@ -112,7 +112,7 @@ def test_leap_day_cutoff():
 
 
 def test_the_scheduler_runs_it_daily_with_the_configured_period(app, make):
-    shelter = make.shelter(capacity=10)
+    shelter = make.shelter(capacity=10, opened_on=date(2020, 1, 1))
     discharged(make, shelter, date(2024, 1, 10), datetime(2027, 3, 1, tzinfo=UTC))
     db.session.remove()
     assert scheduler.JOBS["retention"].trigger == "cron"

@@ -32,7 +32,8 @@ def test_admission_in_the_future_is_refused(make, now):
 
 
 def test_backdated_admission_is_allowed(make, now):
-    shelter, case = make.shelter(), make.case()
+    days_ago = (now - timedelta(days=3)).date()
+    shelter, case = make.shelter(opened_on=days_ago), make.case(identified_on=days_ago)
     stay = services.admit_case(db.session, None, now, shelter, case, now - timedelta(days=3))
     assert stay.admitted_at == now - timedelta(days=3)
 
@@ -107,7 +108,7 @@ def test_discharge_twice_is_a_conflict(make, now):
 
 
 def test_discharge_before_admission_or_in_the_future_is_refused(make, now):
-    stay = make.stay(make.shelter(), admitted_at=now - timedelta(days=1))
+    stay = make.stay(make.shelter(opened_on=(now - timedelta(days=1)).date()), admitted_at=now - timedelta(days=1))
     with pytest.raises(Invalid):
         services.discharge_stay(db.session, None, now, stay, "reintegrated", discharged_at=now - timedelta(days=2))
     with pytest.raises(Invalid):
