@@ -153,7 +153,7 @@ def list_requests() -> dict[str, Any]:
     user = _user()
     rows = [{"id": r.id, "case_code": r.case.code, "status": r.status, "urgency": r.urgency,
              "shelter": r.shelter.code if permissions.shows_shelter(user, r) else None, "created_at": r.created_at,
-             "updated_at": r.updated_at} for r in permissions.visible_requests(db.session, user)]
+             "updated_at": r.updated_at} for r in permissions.visible_requests(db.session, user, utcnow())]
     return {"placements": rows}
 
 

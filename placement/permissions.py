@@ -21,7 +21,7 @@ from errors import NotFound
 from placement import services
 from placement.models import HOLDING, PlacementEvent, PlacementRequest, RequestStatus
 from shelters import permissions as shelter_permissions
-from shelters.models import Stay
+from shelters.models import Reservation, Stay
 
 
 def can_request(user: User) -> bool:
@@ -108,19 +108,23 @@ def can_run_batch(user: User) -> bool:
     return user.role == Role.SECRETARIAT
 
 
-def visible_requests(session: Session, user: User, status: str | None = None, limit: int = 500
-                     ) -> list[PlacementRequest]:
-    """Newest first, what `user` may see: all (secretariat), their own (police), holding a bed at or admitted to
-    and still staying at their shelters (managers). Pages and API list through this one query."""
+def visible_requests(session: Session, user: User, now: datetime, status: str | None = None,
+                     limit: int = 500) -> list[PlacementRequest]:
+    """Newest first, what `user` may see: all (secretariat), their own (police), holding a live bed at or admitted
+    to and still staying at their shelters (managers). Pages and API list through this one query."""
     query = select(PlacementRequest).order_by(PlacementRequest.id.desc()).limit(limit)
     if user.role == Role.POLICE:
         query = query.where(PlacementRequest.requested_by_id == user.id)
     elif user.role == Role.SHELTER_MANAGER:
+        # A hold that ran out is gone from the manager at once, before the expiry job releases it.
+        live_hold = exists(select(Reservation.id).where(
+            Reservation.id == PlacementRequest.reservation_id, Reservation.released_at.is_(None),
+            Reservation.held_until > now))
         still_staying = exists(select(Stay.id).where(Stay.id == PlacementRequest.stay_id,
                                                      Stay.discharged_at.is_(None)))
         query = query.where(
             PlacementRequest.shelter_id.in_([s.id for s in user.managed_shelters]),
-            or_(PlacementRequest.status.in_(HOLDING),
+            or_(and_(PlacementRequest.status.in_(HOLDING), live_hold),
                 and_(PlacementRequest.status == RequestStatus.ADMITTED, still_staying)))
     elif user.role != Role.SECRETARIAT:
         return []

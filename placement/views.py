@@ -489,7 +489,7 @@ def _list_page(status: int = 200) -> tuple[str, int]:
         wanted = ""
     return render_template(
         "placement/requests.html",
-        rows=permissions.visible_requests(db.session, user, wanted or None, LIST_LIMIT),
+        rows=permissions.visible_requests(db.session, user, utcnow(), wanted or None, LIST_LIMIT),
         shows_shelter=lambda req: permissions.shows_shelter(user, req),
         wanted=wanted,
         statuses=list(RequestStatus),
