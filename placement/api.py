@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -61,18 +60,6 @@ def placement_response(body: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
-def banded(suggestions: list[dict[str, Any]] | str, distance_weight: int) -> list[dict[str, Any]]:
-    """Suggestions with their distance term in bands (`engine.distance_band`) and the score summed again from the
-    terms shown, in the engine's order: what an officer sees."""
-    rows = json.loads(suggestions) if isinstance(suggestions, str) else suggestions
-    out = []
-    for row in rows:
-        terms = dict(row["terms"])
-        band, terms["distance"] = engine.distance_band(terms.get("distance", 0), distance_weight)
-        out.append({"shelter": row["shelter"], "score": sum(terms.values()), "terms": terms, "distance_band": band})
-    return out
-
-
 def event_json(event: PlacementEvent, user: User, request: PlacementRequest) -> dict[str, Any]:
     """A timeline entry as `user` may read it: a shelter, and the manager who acted for it, only where `user` may
     know that shelter (placement.permissions.shows_event_shelter)."""
@@ -103,10 +90,12 @@ def placement_json(request: PlacementRequest, user: User, shown: services.ShownR
         "timeline": [event_json(e, user, request) for e in request.events],
     }
     if permissions.shows_ranking(user, request):
-        suggestions = shown.suggestions if shown else request.suggestions
-        if not permissions.sees_exact_distances(user):
-            suggestions = banded(suggestions, _settings().weights.distance)
-        data["suggestions"] = suggestions
+        if permissions.sees_exact_distances(user):
+            data["suggestions"] = shown.suggestions if shown else request.suggestions
+        else:
+            weight = _settings().weights.distance
+            data["suggestions"] = (shown.ranking.banded_suggestions_text(weight) if shown
+                                   else engine.banded_suggestions(request.suggestions, weight))
         data["excluded"] = shown.excluded if shown else request.excluded
         if shown is not None:
             if not shown.suggested:

@@ -48,6 +48,7 @@ __all__ = [
 
 EARTH_RADIUS_KM = 6371.0
 TERMS = ("distance", "language", "services", "utilisation")
+_DISTANCE = TERMS.index("distance")
 # Extra services beyond the needs earn points up to this many; a shelter offering everything
 # should not outscore a nearer one merely for breadth.
 EXTRA_SERVICES_CAP = 4
@@ -225,6 +226,13 @@ class Ranking:
         suggestions, excluded = self.as_json()
         return _dumps(suggestions), _dumps(excluded)
 
+    def banded_suggestions_text(self, weight: int) -> str:
+        """`banded_suggestions` of this ranking's, encoded as `as_json_text` encodes them, without decoding them
+        from the stored text: what an officer is answered."""
+        if self._columns is not None:
+            return self._columns.banded_suggestions_text(weight)
+        return _dumps(banded_suggestions(self.as_json()[0], weight))
+
     def exclusion_summary(self) -> dict[str, int]:
         """Reason code -> how many shelters it excluded (a shelter counts once per code),
         most frequent first, ties by code: the answer to "why is my list empty"."""
@@ -352,6 +360,31 @@ def distance_band(points: int, weight: int) -> tuple[int, int]:
         return 0, 0
     band = min(DISTANCE_BANDS, math.ceil(DISTANCE_BANDS * points / weight - _HALF_TOLERANCE))
     return band, weight * (band - 1) // DISTANCE_BANDS
+
+
+def _vector_distance_bands(points: np.ndarray, weight: int) -> tuple[np.ndarray, np.ndarray]:
+    """`distance_band` on a column: the same integers."""
+    points = np.asarray(points, dtype=np.int64)
+    if weight <= 0:
+        zeros = np.zeros_like(points)
+        return zeros, zeros
+    band = np.minimum(DISTANCE_BANDS, np.ceil(DISTANCE_BANDS * points / weight - _HALF_TOLERANCE)).astype(np.int64)
+    band = np.where(points > 0, band, 0)
+    return band, np.where(band > 0, weight * (band - 1) // DISTANCE_BANDS, 0)
+
+
+def banded_suggestions(suggestions: Sequence[Mapping[str, Any]], weight: int) -> list[dict[str, Any]]:
+    """Suggestions as `Ranking.as_json` writes them, their distance term in bands (`distance_band`, each with its
+    `distance_band`) and each score summed again from the terms: what an officer is shown. Same order."""
+    exact = np.fromiter((s["terms"].get("distance", 0) for s in suggestions), dtype=np.int64, count=len(suggestions))
+    bands, points = _vector_distance_bands(exact, weight)
+    out = []
+    for suggestion, band, distance in zip(suggestions, bands.tolist(), points.tolist()):
+        terms = dict(suggestion["terms"])
+        terms["distance"] = distance
+        out.append({"distance_band": band, "score": sum(terms.values()), "shelter": suggestion["shelter"],
+                    "terms": terms})
+    return out
 
 
 def _position(lat: float | None, lon: float | None) -> tuple[float, float] | None:
@@ -591,6 +624,14 @@ class _RankedColumns:
             [opening + _encode_string(codes[row]) + "}"
              for row, opening in zip(self._excluded.tolist(), map(openings.__getitem__, self._group_of_row.tolist()))])
         return _dumps(suggestions), f"[{excluded}]"
+
+    def banded_suggestions_text(self, weight: int) -> str:
+        codes = self._table.codes
+        terms = self._terms.copy()
+        bands, terms[:, _DISTANCE] = _vector_distance_bands(terms[:, _DISTANCE], weight)
+        return _dumps([{"distance_band": band, "score": sum(points), "shelter": codes[row],
+                        "terms": dict(zip(TERMS, points))}
+                       for row, band, points in zip(self._suggested.tolist(), bands.tolist(), terms.tolist())])
 
     def reason_groups(self) -> list[tuple[tuple[Reason, ...], int]]:
         """(reasons, how many excluded shelters have exactly them) per group."""

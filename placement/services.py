@@ -210,12 +210,14 @@ def _require(request: PlacementRequest, allowed: Sequence[str], action: str) -> 
 @dataclass(frozen=True)
 class ShownRanking:
     """A new request's ranking as stored and shown: the suggestions and the exclusions as JSON text
-    (`engine.Ranking.as_json_text`), how many shelters were suggested, and the exclusion summary."""
+    (`engine.Ranking.as_json_text`), how many shelters were suggested, the exclusion summary, and the ranking
+    itself."""
 
     suggestions: str
     excluded: str
     suggested: int
     why_empty: dict[str, int]
+    ranking: engine.Ranking  # for an answer shown otherwise (an officer's, in distance bands)
 
 
 def create_request(
@@ -278,7 +280,7 @@ def open_request(
     ranking = rank(session, now, request, settings)
     suggestions, excluded = ranking.as_json_text()
     scores = ranking.scores()
-    shown = ShownRanking(suggestions, excluded, len(scores), {} if scores else ranking.exclusion_summary())
+    shown = ShownRanking(suggestions, excluded, len(scores), {} if scores else ranking.exclusion_summary(), ranking)
     request.suggestions = _json_value(session, shown.suggestions)
     request.excluded = _json_value(session, shown.excluded)
     session.add(request)

@@ -10,7 +10,8 @@ from flask import jsonify
 
 from extensions import db
 from placement import schemas
-from placement.api import banded, placement_response
+from placement.api import placement_response
+from placement.engine import banded_suggestions
 from placement.models import PlacementRequest
 
 
@@ -108,7 +109,7 @@ def test_the_answer_is_the_schemas_and_the_ranking_as_stored(api_as, make, pvpt)
     assert (shown["suggestions"], shown["excluded"]) == (body["suggestions"], body["excluded"])
     stored = db.session.get(PlacementRequest, body["id"])
     # The officer reads the distances in bands; the secretariat reads the ranking exactly as stored.
-    assert (banded(stored.suggestions, 30), stored.excluded) == (body["suggestions"], body["excluded"])
+    assert (banded_suggestions(stored.suggestions, 30), stored.excluded) == (body["suggestions"], body["excluded"])
     exact = api_as(make.user("secretariat")).get(f"/placements/{body['id']}").get_json()
     assert (stored.suggestions, stored.excluded) == (exact["suggestions"], exact["excluded"])
 

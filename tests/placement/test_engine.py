@@ -19,7 +19,9 @@ from placement.engine import (
     Ranking,
     Reason,
     Weights,
+    banded_suggestions,
     beds_needed,
+    distance_band,
     hard_reasons,
     haversine_km,
     rank_shelters,
@@ -318,6 +320,31 @@ def test_as_json_explains_every_shelter_as_stored() -> None:
     ]
 
 
+@pytest.mark.parametrize(("points", "band", "shown"), [
+    (0, 0, 0), (1, 1, 0), (7, 1, 0), (8, 2, 7), (15, 2, 7), (16, 3, 15), (22, 3, 15), (23, 4, 22), (30, 4, 22),
+])
+def test_an_officer_reads_a_distance_in_quarters_of_the_scale(points: int, band: int, shown: int) -> None:
+    """With 30 points over 150 km a point is 5 km; a band is 37.5 km, shown by its lower edge's points."""
+    assert distance_band(points, 30) == (band, shown)
+
+
+@given(weight=st.integers(0, 100), points=st.integers(0, 100))
+def test_a_distance_band_hides_the_exact_points_and_never_adds_any(weight: int, points: int) -> None:
+    points = min(points, weight)
+    band, shown = distance_band(points, weight)
+    assert 0 <= shown <= points and 0 <= band <= 4
+    assert (band == 0) == (points == 0 or weight == 0)
+    # Every exact value in the same band shows the same: the band is all an officer learns.
+    same_band = [p for p in range(weight + 1) if distance_band(p, weight)[0] == band]
+    assert {distance_band(p, weight)[1] for p in same_band} == {shown}
+    if weight >= 8 and 0 < band:
+        assert len(same_band) >= weight // 4
+    (banded,) = banded_suggestions([{"shelter": "S", "score": points + 5, "terms": {
+        "distance": points, "language": 5, "services": 0, "utilisation": 0}}], weight)
+    assert banded == {"distance_band": band, "score": shown + 5, "shelter": "S", "terms": {
+        "distance": shown, "language": 5, "services": 0, "utilisation": 0}}
+
+
 def test_duplicate_codes_are_refused() -> None:
     with pytest.raises(ValueError):
         rank_shelters(make_profile(), [make_candidate(code="A"), make_candidate(code="A")])
@@ -426,5 +453,10 @@ def test_ranking_respects_every_hard_constraint(victim: Profile, shelters: list[
     assert from_columns.as_json() == as_objects.as_json()
     encoded = tuple(json.dumps(value, sort_keys=True, separators=(",", ":")) for value in as_objects.as_json())
     assert from_columns.as_json_text() == as_objects.as_json_text() == encoded
+    # What an officer is shown: the same suggestions, their distances in bands, encoded alike either way.
+    banded = banded_suggestions(as_objects.as_json()[0], weights.distance)
+    assert [b["shelter"] for b in banded] == suggested
+    assert from_columns.banded_suggestions_text(weights.distance) == as_objects.banded_suggestions_text(
+        weights.distance) == json.dumps(banded, sort_keys=True, separators=(",", ":"))
     assert from_columns == ranking
 
