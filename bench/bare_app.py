@@ -42,9 +42,9 @@ class BareWrite(db.Model):
 
 
 SHELTERS = text(
-    "SELECT s.id, s.code, s.name, s.kind, s.region, s.municipality, s.lat, s.lon, s.capacity, s.out_of_service,"
+    "SELECT s.id, s.code, s.name, s.kind, s.region, s.capacity, s.out_of_service,"
     " CAST(s.sexes AS TEXT) AS sexes, s.ages, s.children_capacity, CAST(s.services AS TEXT) AS services,"
-    " CAST(s.languages AS TEXT) AS languages, s.security, s.status, o.code AS operator, s.version,"
+    " CAST(s.languages AS TEXT) AS languages, s.security, s.status, o.code AS operator, s.opened_on, s.version,"
     " s.last_headcount_at FROM shelters s LEFT OUTER JOIN organisations o ON o.id = s.operator_id ORDER BY s.code")
 OPEN_STAYS = text("SELECT shelter_id, sum(beds), count(*) FROM stays WHERE discharged_at IS NULL GROUP BY shelter_id")
 HOLDS = text("SELECT shelter_id, sum(beds) FROM reservations WHERE released_at IS NULL AND held_until > :now"
@@ -135,8 +135,8 @@ def create_app() -> Flask:
             reserved = held.get(r.id, 0)
             util = nights.get(r.id, 0) / available[r.id] if available.get(r.id, 0) > 0 else None
             out.append({
-                "code": r.code, "name": r.name, "kind": r.kind, "region": r.region, "municipality": r.municipality,
-                "lat": r.lat, "lon": r.lon, "capacity": r.capacity, "out_of_service": r.out_of_service,
+                "code": r.code, "name": r.name, "kind": r.kind, "region": r.region, "capacity": r.capacity,
+                "out_of_service": r.out_of_service, "opened_on": str(r.opened_on),
                 "sexes": as_list(r.sexes), "ages": r.ages, "children_capacity": r.children_capacity,
                 "services": as_list(r.services), "languages": as_list(r.languages), "security": r.security,
                 "status": r.status, "operator": r.operator, "version": r.version, "occupied": beds,

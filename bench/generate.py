@@ -243,7 +243,9 @@ def generate(database_url: str, shelters: int, days: int, seed: int, end: date |
             children_capacity = rng.randint(1, min(8, capacity - 1)) if rng.random() < 0.4 else 0
             r = rng.random()
             status = "open" if r < 0.92 else "suspended" if r < 0.97 else "closed"
-            registered = day0 - timedelta(days=rng.randint(30, 1500))
+            # Opened before its earliest stay (stays begin up to two mean stays before day 0, their cases a few
+            # days before that): no stay begins before its shelter opened.
+            registered = day0 - timedelta(days=rng.randint(int(MEAN_STAY_DAYS * 2) + 4, 1500))
             out_of_service_now = 0
             change_rows.append({"shelter_id": sid, "effective_at": registered, "capacity": capacity,
                                 "out_of_service": 0, "changed_by_id": None})
@@ -264,7 +266,8 @@ def generate(database_url: str, shelters: int, days: int, seed: int, end: date |
                 "children_capacity": children_capacity, "services": _pick(rng, SERVICE_RATES),
                 "languages": _pick(rng, LANGUAGE_RATES) or ["sq"],
                 "security": "high" if rng.random() < 0.2 else "standard", "status": status,
-                "last_headcount_at": confirmed, "created_at": registered, "version": 1,
+                "last_headcount_at": confirmed, "opened_on": registered.date(), "created_at": registered,
+                "version": 1,
             })
             if confirmed is not None:
                 headcount_rows.append({"shelter_id": sid, "at": confirmed, "reported": 0, "recorded": 0,

@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from database import utcnow
 from extensions import db
 from shelters.models import Case
 from tests.e2e.conftest import screenshot
@@ -23,11 +24,33 @@ def sign_in(page, username: str) -> None:  # noqa: ANN001
         page.click("main form button[type=submit]")
 
 
+def _reserve_at_pvpt(app) -> str:  # noqa: ANN001
+    """The demo's officer reserves PVPT's free bed for a waiting case that fits it; its code."""
+    from flask import current_app
+
+    from accounts.models import User
+    from errors import DomainError
+    from placement import services as placement
+
+    with app.app_context():
+        officer = db.session.scalar(select(User).where(User.username == "police"))
+        settings, now = placement.Settings.from_config(current_app.config), utcnow()
+        for case in db.session.scalars(select(Case).where(Case.status == "awaiting_placement", Case.children == 0)
+                                       .order_by(Case.code)):
+            try:
+                with db.session.begin_nested():
+                    request = placement.create_request(db.session, officer, now, case, settings)
+                    placement.reserve(db.session, officer, now, request, "PVPT", settings)
+            except DomainError:
+                continue
+            db.session.commit()
+            return case.code
+    raise AssertionError("the demo has cases awaiting placement that PVPT takes")
+
+
 def test_the_manager_admits_and_discharges_and_the_board_follows(page, live_server):  # noqa: ANN001
-    with live_server.app.app_context():
-        waiting = db.session.scalar(select(Case.code).where(Case.status == "awaiting_placement",
-                                                            Case.children == 0).order_by(Case.code))
-    assert waiting, "the demo has cases awaiting placement"
+    # A manager admits only what a placement request holds a bed for at their shelter.
+    waiting = _reserve_at_pvpt(live_server.app)
     sign_in(page, "manager")
     page.wait_for_url(re.compile(r"/shelters/PVPT$"))
     body = page.locator("main").inner_text()
