@@ -9,7 +9,7 @@ load test, and what finds a hand edit.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -37,14 +37,22 @@ def one_open_stay_per_case(session: Session) -> list[str]:
 
 
 def stays_are_whole(session: Session) -> list[str]:
-    """A stay is discharged after its admission, with a reason, or open with no discharge at all;
-    it takes 1 + the case's accompanying children beds."""
+    """A stay begins once its case was identified and its shelter opened, is discharged after its admission,
+    with a reason, or open with no discharge at all; it takes 1 + the case's accompanying children beds."""
     problems = []
     rows = session.execute(
-        select(Stay.id, Stay.admitted_at, Stay.discharged_at, Stay.discharge_reason, Stay.beds, Case.children)
-        .join(Case, Case.id == Stay.case_id).order_by(Stay.id)
+        select(Stay.id, Stay.admitted_at, Stay.discharged_at, Stay.discharge_reason, Stay.beds, Case.children,
+               Case.identified_on, Shelter.opened_on)
+        .join(Case, Case.id == Stay.case_id).join(Shelter, Shelter.id == Stay.shelter_id).order_by(Stay.id)
     )
-    for stay_id, admitted_at, discharged_at, reason, beds, children in rows:
+    for stay_id, admitted_at, discharged_at, reason, beds, children, identified_on, opened_on in rows:
+        admitted_on = admitted_at.astimezone(UTC).date()
+        if admitted_on < identified_on:
+            problems.append(f"admission_before_identification: stay {stay_id} began on {admitted_on.isoformat()}, "
+                            f"its case was identified on {identified_on.isoformat()}")
+        if admitted_on < opened_on:
+            problems.append(f"admission_before_opening: stay {stay_id} began on {admitted_on.isoformat()}, its "
+                            f"shelter opened on {opened_on.isoformat()}")
         if discharged_at is not None and discharged_at < admitted_at:
             problems.append(f"discharge_before_admission: stay {stay_id} was discharged at "
                             f"{discharged_at.isoformat()}, before its admission at {admitted_at.isoformat()}")

@@ -47,7 +47,8 @@ def requests(make, now, settings) -> Requests:
     manager = make.manager(near, far)
 
     def request(at, *, transfer=False, case=None):
-        return services.create_request(s, officer, at, case or make.case(officer), settings, transfer=transfer)
+        case = case or make.case(officer, identified_on=t0.date())
+        return services.create_request(s, officer, at, case, settings, transfer=transfer)
 
     opened = request(t0)
     expired = request(t0)
@@ -69,7 +70,7 @@ def requests(make, now, settings) -> Requests:
     rejected = request(recent)
     services.reserve(s, officer, recent, rejected, "FAR", settings)
     services.reject(s, manager, recent, rejected, "no room for her needs")
-    resident = make.case(officer)
+    resident = make.case(officer, identified_on=t0.date())
     shelter_services.admit_case(s, None, t0, far, resident)
     transfer = request(recent, transfer=True, case=resident)
     services.reserve(s, officer, recent, transfer, "NEAR", settings)

@@ -294,7 +294,7 @@ def test_the_list_answers_each_shelter_as_the_schema_dumps_it(api_as, make, now)
 
 def test_admit_and_discharge_answer_times_in_utc_whatever_offset_was_sent(api_as, make, pvpt, now):
     api = api_as(make.user("secretariat"))
-    case = make.case()
+    case = make.case(identified_on=(now - timedelta(hours=5)).date())
     admitted = (now - timedelta(hours=5)).astimezone(timezone(timedelta(hours=2))).replace(microsecond=0)
     stay = api.post("/shelters/PVPT/stays", json={"case_code": case.code, "admitted_at": admitted.isoformat()})
     assert stay.status_code == 201

@@ -44,9 +44,9 @@ def world(make, now) -> World:
     roomy = make.shelter("ROOMY", capacity=4, created_at=at(0))
     busy = make.shelter("BUSY", capacity=3, created_at=at(0))
     shrunk = make.shelter("SHRUNK", capacity=2, created_at=at(0))
-    cases = [make.case() for _ in range(5)]
-    mother = make.case(children=1)
-    waiting = make.case()
+    cases = [make.case(identified_on=t0.date()) for _ in range(5)]
+    mother = make.case(children=1, identified_on=t0.date())
+    waiting = make.case(identified_on=t0.date())
     closed = services.admit_case(s, None, at(10), busy, cases[0])
     services.discharge_stay(s, None, at(20), closed, "reintegrated")
     open_stay = services.admit_case(s, None, at(30), busy, cases[1])
@@ -97,6 +97,18 @@ def a_discharge_before_the_admission(world: World, now: datetime, backend: str) 
                             else "ALTER TABLE stays DROP CONSTRAINT ck_stays_discharge_after_admission"))
     db.session.execute(update(Stay).where(Stay.id == world.closed_stay.id)
                        .values(discharged_at=world.closed_stay.admitted_at - timedelta(days=1)))
+
+
+@breaks("admission_before_identification", "its case was identified on")
+def an_admission_before_identification(world: World, now: datetime, backend: str) -> None:
+    db.session.execute(update(Case).where(Case.id == world.open_stay.case_id)
+                       .values(identified_on=(now + timedelta(days=2)).date()))
+
+
+@breaks("admission_before_opening", "its shelter opened on")
+def an_admission_before_the_shelter_opened(world: World, now: datetime, backend: str) -> None:
+    db.session.execute(update(Shelter).where(Shelter.id == world.roomy.id)
+                       .values(opened_on=(now + timedelta(days=2)).date()))
 
 
 @breaks("half_discharged", "a discharge time but no reason")
