@@ -1,7 +1,8 @@
-"""`flask users ...`, `flask audit verify`, `flask keys rotate` and `flask backup PATH`."""
+"""`flask users ...`, `flask audit verify|anchor`, `flask keys rotate` and `flask backup PATH`."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -160,6 +161,8 @@ def backup_command(path: Path) -> None:
             target.close()
             source.close()
     else:
-        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        subprocess.run(["pg_dump", "--format=custom", f"--file={path}", dsn], check=True)
+        # The password goes through the environment: a command line is visible to every user of the host.
+        dsn = url._replace(drivername="postgresql", password=None).render_as_string(hide_password=False)
+        env = os.environ | ({"PGPASSWORD": url.password} if url.password else {})
+        subprocess.run(["pg_dump", "--format=custom", f"--file={path}", dsn], check=True, env=env)
     click.echo(f"backup written to {path}")
