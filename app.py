@@ -12,8 +12,8 @@ from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 import i18n
-from config import Config
 from accounts.audit import audit_keys, generate_key
+from config import Config
 from database import configure_sqlite, configured_or_instance_keys, encryption_keys, keyring
 from errors import DomainError
 from extensions import csrf, db, limiter, login_manager, migrate
