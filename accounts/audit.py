@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
 from accounts.models import APPEND_ONLY_DDL, DROP_APPEND_ONLY_DDL, AuditEvent, User
@@ -41,8 +41,8 @@ _CHAIN_LOCK_KEY = 7_146_201
 # What each event's MAC covers: every column but the MAC itself.
 MAC_FIELDS = ("id", "at", "actor_id", "actor", "action", "object_type", "object_id", "outcome", "ip", "detail",
               "prev_hash", "key_id")
-# Object types of account events, the only ones the admin reads; every other event is about cases,
-# shelters, placements or reports, and is for the secretariat.
+# Object types of account events, the only ones the admin reads (`account_events`); every other event
+# is about cases, shelters, placements, alerts or reports, and is for the secretariat.
 ACCOUNT_OBJECT_TYPES = frozenset({"user", "organisation", "token", "keys", "audit"})
 MIN_KEY_LENGTH = 32
 
@@ -184,6 +184,15 @@ def record_many(session: Session, entries: Sequence[Entry], *, actor: User | Non
     session.add_all(events)
     session.flush()
     return events
+
+
+def account_events() -> ColumnElement[bool]:
+    """The condition that keeps an event about accounts: sign-ins, users, organisations, tokens, keys
+    and reads of the log. A read of the log that named a case was recorded, before it became a case
+    event, as an "audit" event whose object is the case code (in capitals, which no user name has):
+    those are left out too."""
+    return AuditEvent.object_type.in_(ACCOUNT_OBJECT_TYPES) & (
+        (AuditEvent.object_type != "audit") | (AuditEvent.object_id == func.lower(AuditEvent.object_id)))
 
 
 # --- anchors outside the database --------------------------------------------------------------------------

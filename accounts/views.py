@@ -486,7 +486,7 @@ def audit_log() -> Any:
         return page(events=[], viewers=[]), 422
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE_SIZE)
     if not case_events:
-        query = query.where(AuditEvent.object_type.in_(audit.ACCOUNT_OBJECT_TYPES))
+        query = query.where(audit.account_events())
     case = form.case.data if case_events else None
     viewers: list[Any] = []
     if case:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from accounts import audit
 from accounts.models import APPEND_ONLY_DDL, DROP_APPEND_ONLY_DDL, AuditEvent
 from app import create_app
 from config import TEST_AUDIT_KEY, TestConfig
+from database import configured_or_instance_keys
 from extensions import db
 
 EVENTS = AuditEvent.__table__
@@ -210,6 +212,20 @@ def test_key_rotation_old_events_verify_while_their_key_is_listed(runner, make, 
                 "audit keys") in result.output
     finally:
         restart_with(old_key)
+
+
+def test_the_audit_key_is_kept_outside_the_database(tmp_path):
+    key_file = tmp_path / "audit_key"
+    (key,) = configured_or_instance_keys([], key_file, audit.generate_key)  # none configured: made once
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and len(key) == 64
+    assert configured_or_instance_keys([], key_file, audit.generate_key) == [key]  # kept across restarts
+    config = TestConfig()
+    config.SAFEHAVEN_AUDIT_KEYS = ["too-short-to-be-a-key"]
+    try:
+        with pytest.raises(ValueError, match="at least 32 characters"):
+            create_app(config)
+    finally:
+        audit.audit_keys.bind([TEST_AUDIT_KEY])
 
 
 def test_the_chain_restarts_at_1_after_a_demo_reset(runner, app):
