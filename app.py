@@ -12,8 +12,9 @@ from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 import i18n
+from accounts.audit import audit_keys, generate_key
 from config import Config
-from database import configure_sqlite, encryption_keys, keyring
+from database import configure_sqlite, configured_or_instance_keys, encryption_keys, keyring
 from errors import DomainError
 from extensions import csrf, db, limiter, login_manager, migrate
 
@@ -45,6 +46,9 @@ def create_app(config: Any = None) -> Flask:
     # Encrypted columns: one process-wide keyring, bound here and never at import time.
     keyring.bind(encryption_keys(app.config.get("SAFEHAVEN_ENCRYPTION_KEYS") or [],
                                  Path(app.instance_path) / "encryption_key"))
+    # The audit chain's HMAC keys: bound the same way, kept outside the database like the encryption keys.
+    audit_keys.bind(configured_or_instance_keys(app.config.get("SAFEHAVEN_AUDIT_KEYS") or [],
+                                                Path(app.instance_path) / "audit_key", generate_key))
 
     db.init_app(app)
     with app.app_context():

@@ -15,6 +15,8 @@ from typing import Any
 PREFIX = "SAFEHAVEN_"
 # A fixed Fernet key for tests only, so their encrypted values are reproducible.
 TEST_ENCRYPTION_KEY = "dGVzdC1lbmNyeXB0aW9uLWtleS1ub3QtZm9yLXByb2Q="
+# A fixed audit key for tests only, so their audit chains are reproducible.
+TEST_AUDIT_KEY = "test-audit-key-not-for-production-0123456789"
 
 
 def _int(name: str, default: int) -> int:
@@ -25,6 +27,11 @@ def _int(name: str, default: int) -> int:
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(PREFIX + name)
     return default if raw in (None, "") else float(raw)
+
+
+def _list(name: str) -> list[str]:
+    """A comma-separated setting as a list, blanks dropped."""
+    return [item.strip() for item in os.environ.get(PREFIX + name, "").split(",") if item.strip()]
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -72,9 +79,13 @@ class Config:
         # Data minimisation (see docs/security.md): Fernet keys of encrypted columns, newest first
         # (comma-separated); none set: one generated into instance/encryption_key. Closed cases are
         # anonymised this many years after their last activity.
-        self.SAFEHAVEN_ENCRYPTION_KEYS: list[str] = [
-            k.strip() for k in env.get(PREFIX + "ENCRYPTION_KEYS", "").split(",") if k.strip()]
+        self.SAFEHAVEN_ENCRYPTION_KEYS: list[str] = _list("ENCRYPTION_KEYS")
         self.SAFEHAVEN_RETENTION_YEARS = _int("RETENTION_YEARS", 5)
+        # The audit chain (accounts/audit.py): HMAC keys, newest first (comma-separated); none set: one
+        # generated into instance/audit_key. Anchors of the chain's head: an append-only file outside the
+        # database (None: instance/audit-anchors.log, resolved where it is used).
+        self.SAFEHAVEN_AUDIT_KEYS: list[str] = _list("AUDIT_KEYS")
+        self.SAFEHAVEN_AUDIT_ANCHOR_PATH: str | None = env.get(PREFIX + "AUDIT_ANCHOR_PATH") or None
         # API POSTs with an Idempotency-Key: how long the answer is kept for retries (idempotency.py).
         self.SAFEHAVEN_IDEMPOTENCY_HOURS = _int("IDEMPOTENCY_HOURS", 24)
 
@@ -115,8 +126,7 @@ class Config:
         self.SAFEHAVEN_SMTP_PORT = _int("SMTP_PORT", 25)
         self.SAFEHAVEN_SMTP_FROM: str | None = env.get(PREFIX + "SMTP_FROM") or None
         # Comma-separated secretariat addresses.
-        self.SAFEHAVEN_SMTP_TO: list[str] = [
-            a.strip() for a in env.get(PREFIX + "SMTP_TO", "").split(",") if a.strip()]
+        self.SAFEHAVEN_SMTP_TO: list[str] = _list("SMTP_TO")
         self.SAFEHAVEN_SMTP_USER: str | None = env.get(PREFIX + "SMTP_USER") or None
         self.SAFEHAVEN_SMTP_PASSWORD: str | None = env.get(PREFIX + "SMTP_PASSWORD") or None
         self.SAFEHAVEN_SMTP_STARTTLS = _bool("SMTP_STARTTLS", False)
@@ -139,6 +149,7 @@ class TestConfig(Config):
         self.TESTING = True
         self.SECRET_KEY = "test-secret-key-not-for-production"
         self.SAFEHAVEN_ENCRYPTION_KEYS = [TEST_ENCRYPTION_KEY]
+        self.SAFEHAVEN_AUDIT_KEYS = [TEST_AUDIT_KEY]
         self.SQLALCHEMY_DATABASE_URI = database_url or "sqlite://"
         self.WTF_CSRF_ENABLED = True
         self.SAFEHAVEN_LOAD_DEMO = False

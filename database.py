@@ -9,7 +9,7 @@ read at import time.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -91,16 +91,22 @@ class Keyring:
 keyring = Keyring()
 
 
-def encryption_keys(configured: Sequence[str], key_file: Path) -> list[str]:
-    """The configured keys, or else the one in `key_file`, generated (mode 0600) on first use."""
+def configured_or_instance_keys(configured: Sequence[str], key_file: Path, generate: Callable[[], str]) -> list[str]:
+    """The configured keys (newest first), or else the one in `key_file`, made by `generate` (mode 0600) on
+    first use. The encryption keys and the audit keys are both found this way."""
     keys = [k.strip() for k in configured if k and k.strip()]
     if keys:
         return keys
     if not key_file.exists():
         key_file.touch(mode=0o600)
-        key_file.write_text(Fernet.generate_key().decode())
+        key_file.write_text(generate())
         key_file.chmod(0o600)
     return [key_file.read_text().strip()]
+
+
+def encryption_keys(configured: Sequence[str], key_file: Path) -> list[str]:
+    """The configured Fernet keys, or else the one in `key_file`, generated (mode 0600) on first use."""
+    return configured_or_instance_keys(configured, key_file, lambda: Fernet.generate_key().decode())
 
 
 class EncryptedText(TypeDecorator[str]):

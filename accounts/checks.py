@@ -7,7 +7,9 @@ starting with a stable code); an empty list means the invariant holds.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,13 +17,11 @@ from accounts import audit
 from accounts.models import ApiToken
 
 
-def audit_chain_verifies(session: Session) -> list[str]:
-    """The hash chain is intact from the first event to the last (the same walk as `flask audit verify`)."""
-    report = audit.verify_chain(session)
-    if report.ok:
-        return []
-    return [(f"audit_chain: broken at event {report.first_broken_id}: {report.problem} "
-             f"({report.checked} events before it are intact)")]
+def audit_chain_verifies(session: Session, anchor_file: Path | None) -> list[str]:
+    """The keyed chain is intact from event 1 to the last and agrees with every anchor in `anchor_file`
+    (the same walk as `flask audit verify`)."""
+    report = audit.verify_chain(session, anchor_file)
+    return [] if report.ok else [f"audit_chain: {report.finding}"]
 
 
 def tokens_are_whole(session: Session) -> list[str]:
@@ -40,4 +40,5 @@ def tokens_are_whole(session: Session) -> list[str]:
 def accounts_problems(session: Session, now: datetime) -> list[str]:
     """Every accounts invariant: an empty list when all hold."""
     del now  # none depends on the time
-    return [*audit_chain_verifies(session), *tokens_are_whole(session)]
+    anchor_file = audit.anchor_path(current_app.config, current_app.instance_path)
+    return [*audit_chain_verifies(session, anchor_file), *tokens_are_whole(session)]

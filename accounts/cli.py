@@ -1,7 +1,8 @@
-"""`flask users ...`, `flask audit verify`, `flask keys rotate` and `flask backup PATH`."""
+"""`flask users ...`, `flask audit verify|anchor`, `flask keys rotate` and `flask backup PATH`."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from extensions import db
 from shelters import services as shelter_services
 
 users_cli = AppGroup("users", help="Create users, issue API tokens, unlock accounts.")
-audit_cli = AppGroup("audit", help="Check the audit log.")
+audit_cli = AppGroup("audit", help="Check the audit log and anchor it outside the database.")
 keys_cli = AppGroup("keys", help="Encryption keys of identifying data.")
 
 
@@ -90,16 +91,38 @@ def reset_two_factor(name: str) -> None:
     click.echo(f"two-factor sign-in removed for {name}; their sessions and tokens ended")
 
 
+def _anchor_file() -> Path:
+    return audit.anchor_path(current_app.config, current_app.instance_path)
+
+
 @audit_cli.command("verify")
 def verify() -> None:
-    """Exit 0 when the audit chain is intact; otherwise name the first broken event."""
-    report = audit.verify_chain(db.session)
+    """Exit 0 when the audit chain is intact and agrees with its anchors; otherwise name the first broken
+    event (or anchor line)."""
+    report = audit.verify_chain(db.session, _anchor_file())
+    db.session.rollback()
     if report.ok:
-        click.echo(f"audit chain intact: {report.checked} events")
+        click.echo(f"audit chain {report.finding}")
         return
-    click.echo(f"audit chain broken at event {report.first_broken_id}: {report.problem} "
-               f"({report.checked} events before it are intact)", err=True)
+    click.echo(f"audit chain {report.finding}", err=True)
     sys.exit(1)
+
+
+@audit_cli.command("anchor")
+def anchor() -> None:
+    """Append the chain's head (time, last id, MAC) to the anchor file outside the database
+    (SAFEHAVEN_AUDIT_ANCHOR_PATH, default instance/audit-anchors.log)."""
+    path = _anchor_file()
+    try:
+        mark = audit.anchor(db.session, utcnow(), path)
+    except OSError as error:
+        raise click.ClickException(f"could not append to the anchor file {path}: {error}") from error
+    finally:
+        db.session.rollback()
+    if mark is None:
+        click.echo("the audit log is empty: nothing to anchor")
+    else:
+        click.echo(f"anchored event {mark.last_id} in {path}")
 
 
 @keys_cli.command("rotate")
@@ -138,6 +161,8 @@ def backup_command(path: Path) -> None:
             target.close()
             source.close()
     else:
-        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        subprocess.run(["pg_dump", "--format=custom", f"--file={path}", dsn], check=True)
+        # The password goes through the environment: a command line is visible to every user of the host.
+        dsn = url._replace(drivername="postgresql", password=None).render_as_string(hide_password=False)
+        env = os.environ | ({"PGPASSWORD": url.password} if url.password else {})
+        subprocess.run(["pg_dump", "--format=custom", f"--file={path}", dsn], check=True, env=env)
     click.echo(f"backup written to {path}")

@@ -132,11 +132,18 @@ class RoleForm(Form):
     role = SelectField(_l("Role"), choices=choices(ROLE_LABELS.items()), validators=[InputRequired()])
 
 
-class AuditFilterForm(Form):
+class AccountAuditFilterForm(Form):
+    """The admin's filter of the audit log (account events only): by user."""
+
     class Meta:
         csrf = False  # a GET filter changes nothing
 
-    case = StringField(_l("Case code"), validators=[Optional(), Length(max=64)],
-                       filters=[lambda v: v.strip().upper() if isinstance(v, str) else v])
     actor = StringField(_l("User"), validators=[Optional(), Length(max=64)],
                         filters=[lambda v: v.strip() if isinstance(v, str) else v])
+
+
+class AuditFilterForm(AccountAuditFilterForm):
+    """The secretariat's filter: by user and by case code."""
+
+    case = StringField(_l("Case code"), validators=[Optional(), Length(max=64)],
+                       filters=[lambda v: v.strip().upper() if isinstance(v, str) else v])

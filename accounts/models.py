@@ -167,10 +167,12 @@ class IdempotencyKey(db.Model):
 
 
 class AuditEvent(db.Model):
-    """One entry of the append-only, hash-chained audit log.
+    """One entry of the append-only, keyed-hash-chained audit log (accounts/audit.py).
 
-    `hash` covers every other column and the previous event's hash, so editing,
-    deleting or reordering any event breaks the chain from that event on.
+    `hash` is an HMAC-SHA256, under the audit key named by `key_id` (kept outside the
+    database), of every other column and the previous event's MAC, so editing, deleting
+    or reordering any event breaks the chain from that event on. Ids are given by the
+    chain itself (previous + 1), never by a sequence, so they are contiguous from 1.
     Nothing here names a victim: objects are referred to by case or shelter code.
     """
 
@@ -180,7 +182,7 @@ class AuditEvent(db.Model):
         Index("ix_audit_events_action_at", "action", "at"),  # reads per hour (the unusual_access alert)
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     at: Mapped[datetime]
     actor_id: Mapped[int | None] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(64))
@@ -192,10 +194,12 @@ class AuditEvent(db.Model):
     detail: Mapped[dict] = mapped_column(JSONType, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str] = mapped_column(String(16))
 
 
 # The database itself refuses to edit or delete an audit event (the migration creates the same
-# triggers). Someone with the rights to drop a trigger can still tamper; the hash chain then shows it.
+# triggers). Someone with the rights to drop a trigger can still tamper; the keyed chain and the
+# anchors outside the database then show it (docs/security.md).
 APPEND_ONLY_DDL = {
     "sqlite": [
         "CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events "

@@ -59,3 +59,9 @@ def can_read_accounts(user: User) -> bool:
 
 def can_read_audit(user: User) -> bool:
     return user.role in STAFF
+
+
+def can_read_case_events(user: User) -> bool:
+    """Audit events about cases, shelters, placements, alerts and reports (who read or admitted which case)
+    are for the secretariat; the admin reads account events only (accounts.audit.account_events)."""
+    return user.role == Role.SECRETARIAT

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +33,7 @@ from accounts import audit, services
 from accounts.forms import (
     ORGANISATION_KIND_LABELS,
     ROLE_LABELS,
+    AccountAuditFilterForm,
     AuditFilterForm,
     EnrolTotpForm,
     LoginForm,
@@ -47,6 +48,7 @@ from accounts.permissions import (
     can_manage_accounts,
     can_read_accounts,
     can_read_audit,
+    can_read_case_events,
     roles_required,
 )
 from database import utcnow
@@ -470,18 +472,28 @@ OBJECT_LABELS = {"audit": _l("audit log"), "case": _l("case"), "keys": _l("keys"
 @bp.get("/audit")
 @roles_required(Role.ADMIN, Role.SECRETARIAT)
 def audit_log() -> Any:
-    """The log, newest first, filtered by case code and/or actor; for a case, who viewed it."""
-    form = AuditFilterForm(request.args)
+    """The log, newest first, filtered by actor and (secretariat) case code; for a case, who viewed it.
+
+    The admin reads account events only and has no case filter: a case code from them is refused.
+    """
+    case_events = can_read_case_events(current_user)
+    if not case_events and "case" in request.args:
+        abort(403)
+    form = (AuditFilterForm if case_events else AccountAuditFilterForm)(request.args)
+    page = partial(render_template, "accounts/audit.html", form=form, case_events=case_events,
+                   outcomes=OUTCOME_LABELS, objects=OBJECT_LABELS)
     if not form.validate():
-        return render_template("accounts/audit.html", form=form, events=[], viewers=[], outcomes=OUTCOME_LABELS,
-                               objects=OBJECT_LABELS), 422
+        return page(events=[], viewers=[]), 422
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE_SIZE)
+    if not case_events:
+        query = query.where(audit.account_events())
+    case = form.case.data if case_events else None
     viewers: list[Any] = []
-    if form.case.data:
-        query = query.where(AuditEvent.object_type == "case", AuditEvent.object_id == form.case.data)
+    if case:
+        query = query.where(AuditEvent.object_type == "case", AuditEvent.object_id == case)
         viewers = list(db.session.execute(
             select(AuditEvent.actor, func.count(), func.max(AuditEvent.id))
-            .where(AuditEvent.object_type == "case", AuditEvent.object_id == form.case.data,
+            .where(AuditEvent.object_type == "case", AuditEvent.object_id == case,
                    AuditEvent.action == "case.read")
             .group_by(AuditEvent.actor).order_by(func.max(AuditEvent.id).desc())
         ))
@@ -490,9 +502,8 @@ def audit_log() -> Any:
         viewers = [(actor, count, last_at.get(last_id)) for actor, count, last_id in viewers]
     if form.actor.data:
         query = query.where(AuditEvent.actor == form.actor.data)
-    audit.record(db.session, actor=current_user, action="audit.read", object_type="audit",
-                 object_id=form.case.data or form.actor.data or "*", now=utcnow())
+    # Reading who viewed a case is itself a case event, so the admin's account log never names the case.
+    audit.record(db.session, actor=current_user, action="audit.read", object_type="case" if case else "audit",
+                 object_id=case or form.actor.data or "*", now=utcnow())
     db.session.commit()
-    return render_template("accounts/audit.html", form=form, events=list(db.session.scalars(query)),
-                           viewers=viewers, limit=AUDIT_PAGE_SIZE, outcomes=OUTCOME_LABELS,
-                           objects=OBJECT_LABELS)
+    return page(events=list(db.session.scalars(query)), viewers=viewers, limit=AUDIT_PAGE_SIZE)

@@ -1,7 +1,8 @@
 """The scheduler: every scheduled job wired in this one place.
 
 Jobs: alert evaluation (hourly), reservation expiry (every minute), the daily
-census, digest and retention (anonymising closed cases). Each run happens in an app context and its own transaction; a job
+census, digest and retention (anonymising closed cases), and the audit chain's
+anchor outside the database (every ten minutes). Each run happens in an app context and its own transaction; a job
 that raises is logged, rolled back and raised as a `system` alert in a
 transaction of its own, and the other jobs go on.
 
@@ -38,6 +39,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from accounts import audit
 from alerts import jobs, rules, services
 from alerts.models import SchedulerLease
 from alerts.rules import Thresholds
@@ -118,6 +120,12 @@ def _retention(app: Flask, session: Session, now: datetime) -> Any:
     return anonymised
 
 
+def _anchor(app: Flask, session: Session, now: datetime) -> Any:
+    # The audit chain's head, appended to the anchor file outside the database; writes nothing to the database.
+    mark = audit.anchor(session, now, audit.anchor_path(app.config, app.instance_path))
+    return mark.last_id if mark else None
+
+
 @dataclass(frozen=True)
 class JobSpec:
     name: str
@@ -132,6 +140,7 @@ JOBS: dict[str, JobSpec] = {
     "census": JobSpec("census", _census, "cron", {"hour": 0, "minute": 5, "timezone": UTC}),
     "digest": JobSpec("digest", _digest, "cron", {"hour": 7, "minute": 0, "timezone": UTC}),
     "retention": JobSpec("retention", _retention, "cron", {"hour": 2, "minute": 30, "timezone": UTC}),
+    "anchor": JobSpec("anchor", _anchor, "interval", {"minutes": 10}),
 }
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from accounts import services as accounts
 from accounts import audit
 from accounts.models import ApiToken, Organisation, RecoveryCode, User
+from errors import Conflict
 from extensions import db
 from shelters import services
 from shelters.models import CapacityChange, Case, Headcount, Reservation, Shelter, Stay
@@ -77,8 +78,33 @@ def is_empty(session: Session) -> bool:
     return session.scalar(select(Shelter.id).limit(1)) is None and session.scalar(select(User.id).limit(1)) is None
 
 
+def foreign_records(session: Session) -> list[str]:
+    """What the database holds besides the demo's own users, organisations and shelters ("user alice",
+    "shelter KPZ", ...): empty for a database that holds nothing but the demo."""
+    demo_users = {(username, role) for username, role, *_ in USERS}
+    demo_organisations = {(code, name) for code, name, *_ in ORGANISATIONS}
+    demo_shelters = {(code, name) for code, name, *_ in SHELTERS}
+    return [
+        *(f"user {username}" for username, role in session.execute(select(User.username, User.role))
+          if (username, role) not in demo_users),
+        *(f"organisation {code}" for code, name in session.execute(select(Organisation.code, Organisation.name))
+          if (code, name) not in demo_organisations),
+        *(f"shelter {code}" for code, name in session.execute(select(Shelter.code, Shelter.name))
+          if (code, name) not in demo_shelters),
+    ]
+
+
 def reset(session: Session) -> None:
-    """Delete everything the demo writes, the audit log included (demo databases only)."""
+    """Delete everything the demo writes, the audit log included (demo databases only).
+
+    Raises Conflict, changing nothing, when the database holds any user, organisation or shelter
+    that is not the demo's: a real deployment's data, and its audit log, are never purged.
+    """
+    foreign = foreign_records(session)
+    if foreign:
+        listed = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise Conflict(f"the database holds data that is not the demo's ({listed}); "
+                       "demo load --reset deletes demo databases only, and nothing was changed")
     for model in (Headcount, Reservation, Stay, CapacityChange, Case):
         session.execute(delete(model))
     session.execute(db.metadata.tables["shelter_managers"].delete())

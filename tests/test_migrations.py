@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
+from accounts import audit
+from accounts.models import AuditEvent
 from app import create_app
-from config import TestConfig
+from config import TEST_AUDIT_KEY, TestConfig
 from extensions import db
 
 
@@ -20,3 +31,90 @@ def test_migrations_build_the_models_schema(tmp_path):
         assert diff == [], f"models and migrations disagree: {diff}"
         downgrade(revision="base")
         upgrade()
+
+
+# --- 0008: the audit chain signed with the audit key ---------------------------------------------------------
+
+def _migration_0008():
+    spec = importlib.util.spec_from_file_location(
+        "migration_0008", Path(__file__).parents[1] / "migrations" / "versions" / "0008_audit_mac.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def migrated_url(backend, tmp_path):  # noqa: ANN001, ANN201
+    """An empty database for migrations: a SQLite file, or a schema of its own in TEST_DATABASE_URL."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrated.db'}"
+        return
+    url = make_url(os.environ["TEST_DATABASE_URL"]).set(drivername="postgresql+psycopg")
+    owner = create_engine(url, isolation_level="AUTOCOMMIT")
+    with owner.connect() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS audit_migration CASCADE"))
+        conn.execute(text("CREATE SCHEMA audit_migration"))
+    yield url.update_query_dict({"options": "-csearch_path=audit_migration"}).render_as_string(hide_password=False)
+    with owner.connect() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS audit_migration CASCADE"))
+    owner.dispose()
+
+
+def _old_chain(conn, migration, ids, *, tamper_with=None):  # noqa: ANN001
+    """Events as revisions 0001-0007 wrote them: plain SHA-256 hashes, ids from a sequence (with gaps)."""
+    prev = migration.GENESIS
+    for n, event_id in enumerate(ids):
+        values = {"id": event_id, "at": datetime(2026, 1, 1, 12, n, tzinfo=UTC), "actor_id": None,
+                  "actor": "system", "action": "user.create", "object_type": "user", "object_id": f"u{n}",
+                  "outcome": "ok", "ip": None, "detail": {"n": n}, "prev_hash": prev}
+        values["hash"] = prev = migration._plain_hash(values, prev)
+        if event_id == tamper_with:
+            values["actor"] = "someone-else"
+        conn.execute(migration.plain_events.insert().values(values))
+
+
+def test_0008_renumbers_and_signs_the_existing_chain_with_the_audit_key(migrated_url, backend, now):
+    migration = _migration_0008()
+    app = create_app(TestConfig(migrated_url))
+    with app.app_context():
+        upgrade(revision="0007_figures_indexes")
+        with db.engine.begin() as conn:
+            _old_chain(conn, migration, [1, 2, 4, 7])  # 3, 5 and 6 rolled back on PostgreSQL
+        upgrade()
+        rows = db.session.execute(select(AuditEvent.id, AuditEvent.key_id, AuditEvent.object_id)
+                                  .order_by(AuditEvent.id)).all()
+        assert rows == [(n, audit.key_id(TEST_AUDIT_KEY), f"u{n - 1}") for n in (1, 2, 3, 4)]
+        assert audit.verify_chain(db.session).ok
+        audit.record(db.session, actor=None, action="after", object_type="user", object_id="x", now=now)
+        db.session.commit()
+        assert audit.verify_chain(db.session) == audit.ChainReport(True, 5)
+        with pytest.raises(DBAPIError, match="append-only"):  # the guard is back
+            db.session.execute(text("DELETE FROM audit_events WHERE id = 1"))
+        db.session.rollback()
+
+        downgrade(revision="0007_figures_indexes")
+        with db.engine.connect() as conn:
+            prev = migration.GENESIS
+            for values in migration._events(conn, migration.plain_events):
+                assert values["prev_hash"] == prev and values["hash"] == migration._plain_hash(values, prev)
+                prev = values["hash"]
+        upgrade()
+        assert audit.verify_chain(db.session) == audit.ChainReport(True, 5)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_0008_refuses_to_sign_a_chain_that_was_tampered_with(migrated_url, capsys):
+    migration = _migration_0008()
+    app = create_app(TestConfig(migrated_url))
+    with app.app_context():
+        upgrade(revision="0007_figures_indexes")
+        with db.engine.begin() as conn:
+            _old_chain(conn, migration, [1, 2, 3], tamper_with=2)
+        with pytest.raises(SystemExit):  # Flask-Migrate's answer to the migration's RuntimeError
+            upgrade()
+        assert "the audit chain is broken at event 2" in capsys.readouterr().err
+        with db.engine.connect() as conn:
+            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0007_figures_indexes"
+            assert conn.scalar(text("SELECT actor FROM audit_events WHERE id = 2")) == "someone-else"
+        db.engine.dispose()

@@ -28,7 +28,7 @@ def test_an_edited_audit_event_is_reported(make, now, without_append_only_guard)
     db.session.execute(update(AuditEvent).where(AuditEvent.id == second).values(outcome="denied"))
     problems = accounts_problems(db.session, now)
     assert codes(problems) == ["audit_chain"]
-    assert f"broken at event {second}: its content does not match its hash" in problems[0]
+    assert f"broken at event {second}: its content does not match its MAC" in problems[0]
 
 
 def test_a_token_expiring_before_it_was_issued_is_reported(make, now):

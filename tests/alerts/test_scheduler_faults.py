@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from alerts import jobs, scheduler
 from alerts.models import Alert, CensusDay, SchedulerLease
 from alerts.scheduler import JobSpec
-from config import TEST_ENCRYPTION_KEY
+from config import TEST_AUDIT_KEY, TEST_ENCRYPTION_KEY
 from extensions import db
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
@@ -154,7 +154,8 @@ class SchedulerProcess:
     def __init__(self, database_url: str) -> None:
         env = os.environ | {
             "DATABASE_URL": database_url, "SECRET_KEY": "scheduler-test-secret",
-            "SAFEHAVEN_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY, "PYTHONUNBUFFERED": "1",
+            "SAFEHAVEN_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY, "SAFEHAVEN_AUDIT_KEYS": TEST_AUDIT_KEY,
+            "PYTHONUNBUFFERED": "1",
             "SAFEHAVEN_SCHEDULER_LEASE_SECONDS": str(PROCESS_LEASE_S),
             "SAFEHAVEN_SCHEDULER_INTERVALS": "evaluate=1,expire=1",
         }

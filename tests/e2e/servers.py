@@ -28,7 +28,7 @@ from typing import Any, Self
 from flask import Flask
 
 from app import create_app
-from config import TEST_ENCRYPTION_KEY, TestConfig
+from config import TEST_AUDIT_KEY, TEST_ENCRYPTION_KEY, TestConfig
 from extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +87,8 @@ class Gunicorn:
         self.port = free_port()
         env = os.environ | {
             "DATABASE_URL": self.database_url, "SECRET_KEY": SECRET_KEY,
-            "SAFEHAVEN_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY, "SAFEHAVEN_TOTP_REQUIRED_ROLES": "",
+            "SAFEHAVEN_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY, "SAFEHAVEN_AUDIT_KEYS": TEST_AUDIT_KEY,
+            "SAFEHAVEN_TOTP_REQUIRED_ROLES": "",
             "SAFEHAVEN_SCHEDULER": "0", "PYTHONPATH": str(ROOT),
         }
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
