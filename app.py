@@ -54,6 +54,7 @@ def create_app(config: Any = None) -> Flask:
     limiter.init_app(app)
     i18n.init_app(app)
     _init_login(app)
+    _register_transactions(app)
     _register_api(app)
     _register_pages(app)
     _register_cli(app)
@@ -183,12 +184,12 @@ def _register_cli(app: Flask) -> None:
         click.echo("all invariants hold: stays, holds, placement requests, counters and the audit chain agree")
 
 
-def _register_hooks(app: Flask) -> None:
+def _register_transactions(app: Flask) -> None:
+    """GET and HEAD requests read in a read-only transaction; registered before any other hook touches the
+    database (the page session's user loader included), so that its first query begins that transaction."""
     from flask import g
-    from werkzeug.exceptions import HTTPException
 
     from database import WriteInReadOnlyTransaction, begin_read_only, end_read_only
-    from rest import api, domain_error_response, is_api_request
 
     @app.before_request
     def read_only_transaction() -> None:
@@ -212,6 +213,12 @@ def _register_hooks(app: Flask) -> None:
             return response if response is not None else app.dispatch_request()
         except Exception as error:  # the retry's own errors get the handlers the first run's would have
             return app.handle_user_exception(error)
+
+
+def _register_hooks(app: Flask) -> None:
+    from werkzeug.exceptions import HTTPException
+
+    from rest import api, domain_error_response, is_api_request
 
     @app.before_request
     def require_login() -> Response | None:
