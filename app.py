@@ -7,13 +7,13 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask import Flask, Response, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 import i18n
 from config import Config
-from database import configure_sqlite, encryption_keys, keyring
+from database import configure_sqlite, encryption_keys, keyring, utcnow
 from errors import DomainError
 from extensions import csrf, db, limiter, login_manager, migrate
 
@@ -80,7 +80,9 @@ def _instance_secret(path: Path) -> str:
 
 
 def _init_login(app: Flask) -> None:
+    from accounts import services as account_services
     from accounts.models import User
+    from accounts.views import PAGE_SESSION_KEY
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
@@ -89,14 +91,13 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        uid, _, version = user_id.partition(":")
-        if not uid.isdigit() or not version.isdigit():
+        # The cookie is only signed: the server's own record of the session decides (signed out, timed out
+        # or revoked is refused), in the one query that loads the user.
+        raw = session.get(PAGE_SESSION_KEY)
+        if not user_id.isdigit() or not isinstance(raw, str):
             return None
-        user = db.session.get(User, int(uid))
-        # A password, role or status change bumps session_version and so ends older sessions.
-        if user is None or not user.active or user.session_version != int(version):
-            return None
-        return user
+        return account_services.user_for_session(db.session, int(user_id), raw, utcnow(),
+                                                 app.config["SAFEHAVEN_SESSION_MAX_HOURS"])
 
 
 def _register_api(app: Flask) -> None:

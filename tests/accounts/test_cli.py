@@ -44,6 +44,21 @@ def test_manager_is_linked_to_shelters(runner, make):
     assert [s.code for s in db.session.scalar(select(User).where(User.username == "mgr")).managed_shelters] == ["PVPT"]
 
 
+@pytest.mark.parametrize(("name", "password", "message"), [
+    ("officer", "short", "at least 12"),
+    ("officer", "password1234", "common passwords"),
+    ("ghost", "a long enough password", "no user ghost"),
+])
+def test_users_reset_password_refusals_name_the_reason_and_change_nothing(runner, make, name, password, message):
+    user = make.user("police", username="officer")
+    before = user.password_hash
+    result = runner.invoke(args=["users", "reset-password", name], input=password + "\n")
+    assert result.exit_code != 0 and message in result.output
+    assert password not in result.output
+    db.session.refresh(user)
+    assert user.password_hash == before
+
+
 def test_token_is_alone_on_the_last_line_and_works(runner, client, make):
     make.user("secretariat", username="sec")
     result = runner.invoke(args=["users", "token", "sec", "--days", "7"])
