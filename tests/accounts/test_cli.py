@@ -105,7 +105,7 @@ def test_audit_verify_catches_a_deleted_event(runner, make, without_append_only_
     assert result.exit_code == 1 and f"broken at event {middle + 1}" in result.output
 
 
-def test_demo_load_recreates_the_cable(runner, app, api_as):
+def test_demo_load_recreates_the_cable(runner, app, api_as, pages):
     result = runner.invoke(args=["demo", "load"])
     assert result.exit_code == 0, result.output
     for username in ("admin", "secretariat", "manager", "police", "partner"):
@@ -116,7 +116,10 @@ def test_demo_load_recreates_the_cable(runner, app, api_as):
     assert shelters["HAH"]["occupied"] == 0 and shelters["ISF"]["occupied"] == 0
     assert shelters["PVPT"]["utilisation_30d"] == pytest.approx(0.8)
     assert runner.invoke(args=["demo", "load"]).exit_code != 0  # not over existing data
-    assert runner.invoke(args=["demo", "load", "--reset"]).exit_code == 0
+    assert pages.login("police", "police-demo-password").status_code == 302  # a session to delete too
+    db.session.rollback()
+    result = runner.invoke(args=["demo", "load", "--reset"])
+    assert result.exit_code == 0, result.output
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
 
 
