@@ -13,7 +13,7 @@ from accounts import audit, services
 from accounts.models import AuditEvent, User, UserSession
 from errors import Invalid
 from extensions import db
-from tests.fixtures.pages import body
+from tests.fixtures.pages import body, copy_of
 
 
 def events(action: str, outcome: str | None = None) -> list[AuditEvent]:
@@ -289,9 +289,7 @@ def test_a_page_request_reads_its_session_with_the_user_and_writes_nothing(clien
 
 def test_signing_in_again_in_the_same_browser_ends_the_session_it_held(app, client, pages, make):
     pages.login(make.user("police").username)
-    name = app.config["SESSION_COOKIE_NAME"]
-    copy = app.test_client()
-    copy.set_cookie(name, client.get_cookie(name).value)
+    copy = copy_of(app, client)
     pages.login(make.user("secretariat").username)  # the next user of a shared PC
     db.session.rollback()
     assert client.get("/shelters").status_code == 200
