@@ -7,14 +7,14 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, flash, redirect, render_template, request, url_for
+from flask import Flask, Response, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 import i18n
 from accounts.audit import audit_keys, generate_key
 from config import Config
-from database import configure_sqlite, configured_or_instance_keys, encryption_keys, keyring
+from database import configure_sqlite, configured_or_instance_keys, encryption_keys, keyring, utcnow
 from errors import DomainError
 from extensions import csrf, db, limiter, login_manager, migrate
 
@@ -58,6 +58,7 @@ def create_app(config: Any = None) -> Flask:
     limiter.init_app(app)
     i18n.init_app(app)
     _init_login(app)
+    _register_transactions(app)
     _register_api(app)
     _register_pages(app)
     _register_cli(app)
@@ -83,7 +84,9 @@ def _instance_secret(path: Path) -> str:
 
 
 def _init_login(app: Flask) -> None:
+    from accounts import services as account_services
     from accounts.models import User
+    from accounts.views import PAGE_SESSION_KEY
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
@@ -92,14 +95,13 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        uid, _, version = user_id.partition(":")
-        if not uid.isdigit() or not version.isdigit():
+        # The cookie is only signed: the server's own record of the session decides (signed out, timed out
+        # or revoked is refused), in the one query that loads the user.
+        raw = session.get(PAGE_SESSION_KEY)
+        if not user_id.isdigit() or not isinstance(raw, str):
             return None
-        user = db.session.get(User, int(uid))
-        # A password, role or status change bumps session_version and so ends older sessions.
-        if user is None or not user.active or user.session_version != int(version):
-            return None
-        return user
+        return account_services.user_for_session(db.session, int(user_id), raw, utcnow(),
+                                                 app.config["SAFEHAVEN_SESSION_MAX_HOURS"])
 
 
 def _register_api(app: Flask) -> None:
@@ -187,12 +189,12 @@ def _register_cli(app: Flask) -> None:
         click.echo("all invariants hold: stays, holds, placement requests, counters and the audit chain agree")
 
 
-def _register_hooks(app: Flask) -> None:
+def _register_transactions(app: Flask) -> None:
+    """GET and HEAD requests read in a read-only transaction; registered before any other hook touches the
+    database (the page session's user loader included), so that its first query begins that transaction."""
     from flask import g
-    from werkzeug.exceptions import HTTPException
 
     from database import WriteInReadOnlyTransaction, begin_read_only, end_read_only
-    from rest import api, domain_error_response, is_api_request
 
     @app.before_request
     def read_only_transaction() -> None:
@@ -216,6 +218,12 @@ def _register_hooks(app: Flask) -> None:
             return response if response is not None else app.dispatch_request()
         except Exception as error:  # the retry's own errors get the handlers the first run's would have
             return app.handle_user_exception(error)
+
+
+def _register_hooks(app: Flask) -> None:
+    from werkzeug.exceptions import HTTPException
+
+    from rest import api, domain_error_response, is_api_request
 
     @app.before_request
     def require_login() -> Response | None:

@@ -19,7 +19,7 @@ from errors import DomainError
 from extensions import db
 from shelters import services as shelter_services
 
-users_cli = AppGroup("users", help="Create users, issue API tokens, unlock accounts.")
+users_cli = AppGroup("users", help="Create users, issue API tokens, reset passwords, unlock accounts.")
 audit_cli = AppGroup("audit", help="Check the audit log and anchor it outside the database.")
 keys_cli = AppGroup("keys", help="Encryption keys of identifying data.")
 
@@ -76,6 +76,21 @@ def unlock(name: str) -> None:
     was_locked = services.unlock(db.session, None, utcnow(), user)
     db.session.commit()
     click.echo(f"{name} unlocked" if was_locked else f"{name} was not locked")
+
+
+@users_cli.command("reset-password")
+@click.argument("name")
+def reset_password(name: str) -> None:
+    """Give NAME a new password, read from standard input (one line); all their sessions and API tokens end."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        user = services.get_user(db.session, name)
+        services.set_password(db.session, None, utcnow(), user, password,
+                              current_app.config["SAFEHAVEN_PASSWORD_MIN_LENGTH"], actor_name="cli")
+    except DomainError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"password of {name} reset; their sessions and API tokens ended")
 
 
 @users_cli.command("reset-two-factor")

@@ -14,7 +14,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
 import i18n
 from accounts.models import OrganisationKind, Role
@@ -126,6 +126,19 @@ class EnrolTotpForm(Form):
 class ReauthForm(Form):
     password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=256)],
                              render_kw={"autocomplete": "current-password"})
+
+
+class PasswordForm(Form):
+    """Change one's own password. The rules (length, common passwords) are the service's."""
+
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)],
+                                     render_kw={"autocomplete": "current-password"})
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(_l("New password again"),
+                            validators=[DataRequired(),
+                                        EqualTo("password", message=_l("The two new passwords differ."))],
+                            render_kw={"autocomplete": "new-password"})
 
 
 class RoleForm(Form):

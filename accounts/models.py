@@ -1,4 +1,4 @@
-"""People and organisations, their API tokens, and the audit log."""
+"""People and organisations, their page sessions and API tokens, and the audit log."""
 
 from __future__ import annotations
 
@@ -56,9 +56,6 @@ class User(db.Model):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
-    # Bumped when the password, role or status changes: every session signed
-    # with an older value stops working at its next request.
-    session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     # TOTP (RFC 6238): the base32 secret (encrypted at rest), set at enrolment and in force once a first
@@ -100,13 +97,37 @@ class User(db.Model):
         return False
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        return str(self.id)
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
 
     def manages(self, shelter_id: int) -> bool:
         return self.role == Role.SHELTER_MANAGER and any(s.id == shelter_id for s in self.managed_shelters)
+
+
+class SessionEnd(enum.StrEnum):
+    """Why a page session ended."""
+
+    SIGNED_OUT = "signed_out"  # the user signed out, or signed in again in the same browser
+    IDLE = "idle"  # no request for SAFEHAVEN_SESSION_IDLE_MINUTES
+    EXPIRED = "expired"  # refused on a request: older than SAFEHAVEN_SESSION_MAX_HOURS
+    LOCKED = "locked"  # failed re-authentications locked the account
+    REVOKED = "revoked"  # a password, role, status or second-factor change ended the user's sessions
+
+
+class UserSession(db.Model):
+    """A page session, kept on the server. The browser's signed cookie carries its random id, of which only
+    the SHA-256 is stored; once the session has ended, a copy of the cookie is refused whatever it says."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(16))
 
 
 class ApiToken(db.Model):

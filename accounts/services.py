@@ -1,4 +1,4 @@
-"""Accounts: organisations, users, passwords, logins and API tokens.
+"""Accounts: organisations, users, passwords, logins, page sessions and API tokens.
 
 Plain functions over a session; they flush, the caller commits.
 """
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
 from accounts import audit
@@ -27,7 +27,9 @@ from accounts.models import (
     OrganisationKind,
     RecoveryCode,
     Role,
+    SessionEnd,
     User,
+    UserSession,
 )
 from errors import Conflict, Invalid, NotFound
 from i18n import language_code
@@ -368,9 +370,22 @@ def reset_totp(session: Session, actor: User | None, now: datetime, user: User) 
     audit.record(session, actor=actor, action="totp.reset", object_type="user", object_id=user.username, now=now)
 
 
-def verify_password(user: User, password: str) -> bool:
-    """Re-authentication: whether `password` is the user's (no audit, no lockout count)."""
-    return _verify_quietly(user.password_hash, password)
+def reauthenticate(session: Session, user: User, password: str, now: datetime, *,
+                   max_failures: int = 5, lock_minutes: int = 15) -> bool:
+    """Whether a signed-in user entered their own password again, on an account that is not locked; audited.
+
+    A wrong password counts towards the lockout like a failed sign-in, and the `max_failures`-th in a
+    row locks the account: the caller then ends the session (`user.is_locked(now)`) and says no more
+    than sign-in does. A right one clears the count, as a sign-in does.
+    """
+    ok = _verify_quietly(user.password_hash, password) and not user.is_locked(now)
+    audit.record(session, actor=user, action="reauth", object_type="user", object_id=user.username, now=now,
+                 outcome="ok" if ok else "failed")
+    if ok:
+        user.failed_logins = 0
+    elif not user.is_locked(now):
+        _count_failure(session, user, now, max_failures, lock_minutes)
+    return ok
 
 
 def _token_digest(raw: str) -> str:
@@ -403,7 +418,8 @@ def user_for_token(session: Session, raw: str, now: datetime) -> User | None:
     return token.user
 
 
-def revoke_tokens(session: Session, actor: User | None, now: datetime, user: User) -> int:
+def revoke_tokens(session: Session, actor: User | None, now: datetime, user: User, *,
+                  actor_name: str | None = None) -> int:
     """Revoke every live token of `user`; returns how many."""
     count = 0
     for token in user.tokens:
@@ -411,17 +427,33 @@ def revoke_tokens(session: Session, actor: User | None, now: datetime, user: Use
             token.revoked_at = now
             count += 1
     audit.record(session, actor=actor, action="token.revoke_all", object_type="user", object_id=user.username,
-                 now=now, detail={"revoked": count})
+                 now=now, detail={"revoked": count}, actor_name=actor_name)
     return count
 
 
 def set_password(session: Session, actor: User | None, now: datetime, user: User, password: str,
-                 min_length: int = 12) -> None:
-    """Change a password; ends every session and token the user had."""
+                 min_length: int = 12, *, keep_session: str | None = None, actor_name: str | None = None) -> None:
+    """Change a password; ends every page session (but `keep_session`, the one making the change) and every
+    API token the user had. Raises Invalid when the password breaks the rules (check_password_rules)."""
     check_password_rules(password, min_length)
     user.password_hash = hash_password(password)
-    _end_sessions(session, actor, now, user)
-    audit.record(session, actor=actor, action="user.password", object_type="user", object_id=user.username, now=now)
+    _end_sessions(session, actor, now, user, keep=keep_session, actor_name=actor_name)
+    audit.record(session, actor=actor, action="user.password", object_type="user", object_id=user.username, now=now,
+                 actor_name=actor_name)
+
+
+def change_own_password(session: Session, user: User, now: datetime, current: str, new: str, *, keep_session: str,
+                        min_length: int = 12, max_failures: int = 5, lock_minutes: int = 15) -> bool:
+    """A signed-in user changes their own password: False when `current` is not it (counted towards the
+    lockout, as in `reauthenticate`); else the new one is set and every other page session and every API
+    token of the user ends, `keep_session` (the one making the change) staying signed in.
+
+    Raises Invalid when the new password breaks the rules.
+    """
+    if not reauthenticate(session, user, current, now, max_failures=max_failures, lock_minutes=lock_minutes):
+        return False
+    set_password(session, user, now, user, new, min_length, keep_session=keep_session)
+    return True
 
 
 def set_active(session: Session, actor: User | None, now: datetime, user: User, active: bool) -> None:
@@ -459,7 +491,47 @@ def set_language(session: Session, user: User, language: str) -> None:
     user.locale = language
 
 
-def _end_sessions(session: Session, actor: User | None, now: datetime, user: User) -> None:
-    """Every page session of the user stops at its next request, and every API token is revoked."""
-    user.session_version += 1
-    revoke_tokens(session, actor, now, user)
+def _end_sessions(session: Session, actor: User | None, now: datetime, user: User, *, keep: str | None = None,
+                  actor_name: str | None = None) -> None:
+    """Every page session of the user ends (but `keep`, the raw id of the one making the change) and every
+    API token is revoked."""
+    live = update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+    if keep is not None:
+        live = live.where(UserSession.token_hash != _token_digest(keep))
+    session.execute(live.values(ended_at=now, end_reason=SessionEnd.REVOKED))
+    revoke_tokens(session, actor, now, user, actor_name=actor_name)
+
+
+# --- page sessions ------------------------------------------------------------------------------------------
+
+def open_session(session: Session, user: User, now: datetime) -> str:
+    """Record a new page session of `user`; returns its random id for the browser's cookie (only its
+    SHA-256 is stored)."""
+    raw = secrets.token_urlsafe(32)
+    session.add(UserSession(user_id=user.id, token_hash=_token_digest(raw), created_at=now))
+    session.flush()
+    return raw
+
+
+def user_for_session(session: Session, user_id: int, raw: str, now: datetime, max_hours: int) -> User | None:
+    """The active user `user_id` when `raw` is the id of one of their live page sessions (not ended, begun
+    less than `max_hours` ago), else None.
+
+    Every page request asks: one query for the user and the session together, and it writes nothing.
+    """
+    return session.scalar(
+        select(User).join(UserSession, UserSession.user_id == User.id)
+        .where(User.id == user_id, User.active.is_(True), UserSession.token_hash == _token_digest(raw),
+               UserSession.ended_at.is_(None), UserSession.created_at > now - timedelta(hours=max_hours))
+    )
+
+
+def end_session(session: Session, raw: str, now: datetime, reason: SessionEnd) -> None:
+    """End the page session whose id is `raw`, if it is still open; nothing for an unknown or ended one
+    (and then nothing is written)."""
+    record = session.scalar(select(UserSession).where(UserSession.token_hash == _token_digest(raw),
+                                                      UserSession.ended_at.is_(None)))
+    if record is not None:
+        record.ended_at = now
+        record.end_reason = reason
+        session.flush()

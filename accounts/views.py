@@ -38,12 +38,13 @@ from accounts.forms import (
     EnrolTotpForm,
     LoginForm,
     OrganisationForm,
+    PasswordForm,
     ReauthForm,
     RoleForm,
     SecondFactorForm,
     UserForm,
 )
-from accounts.models import AuditEvent, Organisation, Role, User
+from accounts.models import AuditEvent, Organisation, Role, SessionEnd, User
 from accounts.permissions import (
     can_manage_accounts,
     can_read_accounts,
@@ -94,11 +95,21 @@ def _lockout() -> dict[str, int]:
 PENDING_SECONDS = 300
 
 
-def _fresh_session() -> None:
-    """Drop everything the session held, the CSRF token included (a new one is made on demand).
+# The Flask session's key for the id of the page session's server-side record (accounts.models.UserSession).
+PAGE_SESSION_KEY = "sid"
 
-    The language chosen on the sign-in page stays: it is a preference, not a credential.
+
+def _reset_session(reason: SessionEnd = SessionEnd.SIGNED_OUT) -> None:
+    """End this browser's server-side session, if it has a live one, then drop everything the cookie held,
+    the CSRF token included (a new one is made on demand). The caller commits.
+
+    The record is ended first: in a GET's read-only transaction that write stops the request, which is run
+    again before anything else changed. The language chosen on the sign-in page stays: it is a preference,
+    not a credential.
     """
+    raw = session.get(PAGE_SESSION_KEY)
+    if isinstance(raw, str):
+        services.end_session(db.session, raw, utcnow(), reason)
     language = session.get("language")
     session.clear()
     if language:
@@ -107,11 +118,12 @@ def _fresh_session() -> None:
 
 
 def _start_session(user: User) -> None:
-    """Sign the user in on a fresh session: nothing from before the sign-in survives it."""
-    _fresh_session()
+    """Sign the user in on a fresh session, recorded on the server: nothing from before the sign-in survives
+    it, and a session this browser held before is ended. The caller commits."""
+    _reset_session()
+    session[PAGE_SESSION_KEY] = services.open_session(db.session, user, utcnow())
     login_user(user)
-    stamp = int(time.time())
-    session["login_at"] = session["seen_at"] = session["reauth_at"] = stamp
+    session["seen_at"] = session["reauth_at"] = int(time.time())
 
 
 def _pending_user() -> User | None:
@@ -119,11 +131,9 @@ def _pending_user() -> User | None:
     pending = session.get("pending_login")
     if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
         return None
-    uid, _colon, version = str(pending.get("user", "")).partition(":")
+    uid = str(pending.get("user", ""))
     user = db.session.get(User, int(uid)) if uid.isdigit() else None
-    if user is None or not user.active or str(user.session_version) != version:
-        return None
-    return user
+    return user if user is not None and user.active else None
 
 
 def _finish_pending() -> str:
@@ -134,22 +144,25 @@ def _finish_pending() -> str:
 
 @bp.before_app_request
 def _session_gate() -> Response | None:
-    """Idle and absolute timeouts for page sessions; the API has its own bearer tokens."""
-    if request.endpoint in (None, "static") or is_api_request() or not current_user.is_authenticated:
+    """Page sessions end after SAFEHAVEN_SESSION_IDLE_MINUTES without a request (kept in the signed cookie, so a
+    request writes nothing), and when the server no longer accepts them (the user loader refused the record:
+    signed out elsewhere, past SAFEHAVEN_SESSION_MAX_HOURS, revoked). The API has its own bearer tokens."""
+    if request.endpoint in (None, "static") or is_api_request() or not isinstance(session.get(PAGE_SESSION_KEY), str):
         return None
-    config = current_app.config
-    now = time.time()
-    login_at, seen_at = session.get("login_at"), session.get("seen_at")
-    if (not isinstance(login_at, int) or not isinstance(seen_at, int)
-            or now - seen_at > config["SAFEHAVEN_SESSION_IDLE_MINUTES"] * 60
-            or now - login_at > config["SAFEHAVEN_SESSION_MAX_HOURS"] * 3600):
-        logout_user()
-        _fresh_session()
-        flash(_("Your session has ended. Please sign in again."), "info")
-        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")
-                                if request.method == "GET" else None))
-    session["seen_at"] = int(now)
-    return None
+    signed_in = current_user.is_authenticated
+    seen_at = session.get("seen_at")
+    if signed_in and isinstance(seen_at, int) and (
+            time.time() - seen_at <= current_app.config["SAFEHAVEN_SESSION_IDLE_MINUTES"] * 60):
+        session["seen_at"] = int(time.time())
+        return None
+    # Idle, or refused by the user loader: an open record is then one past its hours (or one whose cookie
+    # Flask-Login's address check refused); one ended already stays as it was.
+    _reset_session(SessionEnd.IDLE if signed_in else SessionEnd.EXPIRED)
+    db.session.commit()
+    logout_user()
+    flash(_("Your session has ended. Please sign in again."), "info")
+    return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")
+                            if request.method == "GET" else None))
 
 
 def fresh_login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -178,14 +191,17 @@ def login() -> Any:
         roles = current_app.config["SAFEHAVEN_TOTP_REQUIRED_ROLES"]
         user = services.authenticate(db.session, form.username.data, form.password.data, utcnow(),
                                      totp_roles=roles, **_lockout())
-        db.session.commit()  # the audit entry, success or not
-        if user is not None:
-            next_url = _safe_next(request.args.get("next"))
-            if services.needs_second_factor(user, roles):
-                _fresh_session()
-                session["pending_login"] = {"user": user.get_id(), "at": int(time.time()), "next": next_url}
-                return redirect(url_for("accounts.second_factor" if user.has_totp else "accounts.enrol_totp"))
+        next_url = _safe_next(request.args.get("next"))
+        second_step = user is not None and services.needs_second_factor(user, roles)
+        if second_step:
+            _reset_session()
+            session["pending_login"] = {"user": user.get_id(), "at": int(time.time()), "next": next_url}
+        elif user is not None:
             _start_session(user)
+        db.session.commit()  # the audit entry, success or not, and the new session's record
+        if second_step:
+            return redirect(url_for("accounts.second_factor" if user.has_totp else "accounts.enrol_totp"))
+        if user is not None:
             return redirect(next_url or url_for("shelters.home"))
         flash(str(LOGIN_FAILED), "error")
     elif form.is_submitted():
@@ -203,10 +219,11 @@ def second_factor() -> Any:
     form = SecondFactorForm()
     if form.validate_on_submit():
         ok = services.verify_second_factor(db.session, user, form.code.data, utcnow(), **_lockout())
+        target = _finish_pending()
+        if ok:
+            _start_session(user)
         db.session.commit()
         if ok:
-            target = _finish_pending()
-            _start_session(user)
             return redirect(target)
         flash(str(LOGIN_FAILED), "error")
         return render_template("accounts/second_factor.html", form=form), 200
@@ -247,9 +264,8 @@ def enrol_totp() -> Any:
             target = _finish_pending() if pending else url_for("shelters.home")
             if pending:
                 services.complete_enrolment_login(db.session, user, utcnow())
-            db.session.commit()
-            if pending:
                 _start_session(user)
+            db.session.commit()
             return render_template("accounts/recovery_codes.html", codes=codes, next_url=target)
         db.session.commit()
         form.code.errors = [_("That code does not match. Check the phone's clock and enter the current code.")]
@@ -265,9 +281,10 @@ def reauth() -> Any:
     """Enter the password again before a sensitive change."""
     form = ReauthForm()
     if form.validate_on_submit():
-        ok = services.verify_password(current_user, form.password.data)
-        audit.record(db.session, actor=current_user, action="reauth", object_type="user",
-                     object_id=current_user.username, now=utcnow(), outcome="ok" if ok else "failed")
+        now = utcnow()
+        ok = services.reauthenticate(db.session, current_user, form.password.data, now, **_lockout())
+        if not ok and current_user.is_locked(now):
+            return _locked_out()
         db.session.commit()
         if ok:
             session["reauth_at"] = int(time.time())
@@ -277,14 +294,53 @@ def reauth() -> Any:
     return render_template("accounts/reauth.html", form=form)
 
 
+@bp.route("/account/password", methods=["GET", "POST"])
+@limiter.limit(_login_rate, methods=["POST"])
+def change_password() -> Any:
+    """Change one's own password, with the current one; every other session and every API token ends."""
+    form = PasswordForm()
+    min_length = current_app.config["SAFEHAVEN_PASSWORD_MIN_LENGTH"]
+    if form.validate_on_submit():
+        now = utcnow()
+        try:
+            ok = services.change_own_password(db.session, current_user, now, form.current_password.data,
+                                              form.password.data, keep_session=session[PAGE_SESSION_KEY],
+                                              min_length=min_length, **_lockout())
+        except DomainError as error:  # the new password breaks the rules: nothing was counted or changed
+            db.session.rollback()
+            form.refuse(error)
+            return render_template("accounts/password.html", form=form, min_length=min_length), error.status
+        if not ok and current_user.is_locked(now):
+            return _locked_out()
+        db.session.commit()
+        if ok:
+            session["reauth_at"] = int(time.time())
+            flash(_("Your password was changed. Every other session and every API token of yours has ended."),
+                  "success")
+            return redirect(url_for("shelters.home"))
+        form.current_password.errors = [_("That is not your password.")]
+    status = 422 if form.is_submitted() else 200
+    return render_template("accounts/password.html", form=form, min_length=min_length), status
+
+
+def _locked_out() -> Response:
+    """A wrong password entered again locked the account: the session ends, and the page says only what
+    sign-in says (the lockout count and audit entries are committed here)."""
+    _reset_session(SessionEnd.LOCKED)
+    db.session.commit()
+    logout_user()
+    flash(str(LOGIN_FAILED), "error")
+    return redirect(url_for("accounts.login"))
+
+
 @bp.post("/logout")
 def logout() -> Response:
     if current_user.is_authenticated:
         audit.record(db.session, actor=current_user, action="logout", object_type="user",
                      object_id=current_user.username, now=utcnow())
-        db.session.commit()
+    _reset_session()
+    db.session.commit()
     logout_user()
-    _fresh_session()
     flash(_("Signed out."), "info")
     return redirect(url_for("accounts.login"))
 

@@ -327,7 +327,7 @@ def generate(database_url: str, shelters: int, days: int, seed: int, end: date |
         for uid, role in enumerate(ROLES, start=1):
             users.append({"id": uid, "username": bench_username(role), "role": role,
                           "organisation_id": {"secretariat": 1, "police": 2, "admin": 3}.get(role, 10),
-                          "password_hash": hashed, "active": True, "session_version": 1, "created_at": day0,
+                          "password_hash": hashed, "active": True, "created_at": day0,
                           "failed_logins": 0})
         tokens = [{"user_id": uid, "token_hash": _token_digest(bench_token(role)), "prefix": bench_token(role)[:12],
                    "created_at": day0, "expires_at": now + timedelta(days=3650), "revoked_at": None}

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from accounts import services as accounts
 from accounts import audit
-from accounts.models import ApiToken, Organisation, RecoveryCode, User
+from accounts.models import ApiToken, Organisation, RecoveryCode, User, UserSession
 from errors import Conflict
 from extensions import db
 from shelters import services
@@ -108,7 +108,7 @@ def reset(session: Session) -> None:
     for model in (Headcount, Reservation, Stay, CapacityChange, Case):
         session.execute(delete(model))
     session.execute(db.metadata.tables["shelter_managers"].delete())
-    for model in (ApiToken, RecoveryCode, User, Shelter, Organisation):
+    for model in (ApiToken, RecoveryCode, UserSession, User, Shelter, Organisation):
         session.execute(delete(model))
     audit.purge_for_demo(session)  # the log refuses DELETE; the guard is lifted for a demo reset only
     session.flush()

@@ -73,11 +73,12 @@ def app(database_url: str, backend: str, tmp_path) -> Iterator[Flask]:  # noqa: 
         with app.app_context():
             db.create_all()
     # The test keeps one app context, and so one `g`, across its requests; a browser's requests each
-    # load their user afresh, which is what ends a session whose version went stale, and choose
-    # their language afresh.
+    # load their user afresh, which is what ends a session the server has ended, choose their language
+    # afresh, and read their own session's CSRF token (a test may drive two browsers).
     def forget_request_state() -> None:
         g.pop("_login_user", None)
         g.pop("_flask_babel", None)
+        g.pop("csrf_token", None)
 
     app.before_request_funcs.setdefault(None, []).insert(0, forget_request_state)
     ctx = app.app_context()

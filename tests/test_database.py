@@ -4,11 +4,12 @@ that does write (an audited read) is done again in a write-locking transaction, 
 from __future__ import annotations
 
 import pytest
+from flask import request
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from accounts.models import AuditEvent
-from database import WriteInReadOnlyTransaction, begin_read_only, configure_sqlite, end_read_only
+from database import READ_ONLY, WriteInReadOnlyTransaction, begin_read_only, configure_sqlite, end_read_only
 from extensions import db
 
 
@@ -72,3 +73,19 @@ def test_a_get_ends_its_read_only_transaction(client, api_as, make) -> None:  # 
     api = api_as(make.user("secretariat"))
     assert api.get("/shelters").status_code == 200
     make.shelter()  # the test's session writes again: the request's transaction did not outlive it
+
+
+def test_a_signed_in_page_reads_in_a_read_only_transaction(app, pages, make) -> None:  # noqa: ANN001
+    """The page session's user is loaded inside the GET's read-only transaction, not in a write-locking one
+    begun before it."""
+    read_only = {}
+
+    @app.after_request
+    def note(response):  # noqa: ANN001, ANN202
+        read_only[request.path] = db.session.info.get(READ_ONLY, False)
+        return response
+
+    pages.login(make.user("police").username)
+    db.session.rollback()  # the test shares the requests' session: end what the sign-in left open, as a new request would
+    assert pages.client.get("/shelters").status_code == 200
+    assert read_only["/shelters"] is True

@@ -48,6 +48,8 @@ ROUTES: dict[tuple[str, str], object] = {
     ("POST", "/language"): PUBLIC,
     ("GET", "/account/reauth"): EVERYONE,
     ("POST", "/account/reauth"): EVERYONE,
+    ("GET", "/account/password"): EVERYONE,
+    ("POST", "/account/password"): EVERYONE,
     ("GET", "/admin/organisations"): {A, S},
     ("POST", "/admin/organisations"): {A},
     ("GET", "/admin/users"): {A, S},

@@ -1,7 +1,7 @@
 """location secrecy: a shelter's telephone and opening day, and the case each bed hold is for
 
 Revision ID: 0010_location_secrecy
-Revises: 0008_audit_mac
+Revises: 0009_user_sessions
 Create Date: 2026-12-03 16:00:00.000000
 
 """
@@ -14,7 +14,7 @@ import database  # noqa: F401  (our column types)
 
 # revision identifiers, used by Alembic.
 revision = '0010_location_secrecy'
-down_revision = '0008_audit_mac'
+down_revision = '0009_user_sessions'
 branch_labels = None
 depends_on = None
 

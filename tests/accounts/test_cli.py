@@ -44,6 +44,21 @@ def test_manager_is_linked_to_shelters(runner, make):
     assert [s.code for s in db.session.scalar(select(User).where(User.username == "mgr")).managed_shelters] == ["PVPT"]
 
 
+@pytest.mark.parametrize(("name", "password", "message"), [
+    ("officer", "short", "at least 12"),
+    ("officer", "password1234", "common passwords"),
+    ("ghost", "a long enough password", "no user ghost"),
+])
+def test_users_reset_password_refusals_name_the_reason_and_change_nothing(runner, make, name, password, message):
+    user = make.user("police", username="officer")
+    before = user.password_hash
+    result = runner.invoke(args=["users", "reset-password", name], input=password + "\n")
+    assert result.exit_code != 0 and message in result.output
+    assert password not in result.output
+    db.session.refresh(user)
+    assert user.password_hash == before
+
+
 def test_token_is_alone_on_the_last_line_and_works(runner, client, make):
     make.user("secretariat", username="sec")
     result = runner.invoke(args=["users", "token", "sec", "--days", "7"])
@@ -90,7 +105,7 @@ def test_audit_verify_catches_a_deleted_event(runner, make, without_append_only_
     assert result.exit_code == 1 and f"broken at event {middle + 1}" in result.output
 
 
-def test_demo_load_recreates_the_cable(runner, app, api_as):
+def test_demo_load_recreates_the_cable(runner, app, api_as, pages):
     result = runner.invoke(args=["demo", "load"])
     assert result.exit_code == 0, result.output
     for username in ("admin", "secretariat", "manager", "police", "partner"):
@@ -101,7 +116,10 @@ def test_demo_load_recreates_the_cable(runner, app, api_as):
     assert shelters["HAH"]["occupied"] == 0 and shelters["ISF"]["occupied"] == 0
     assert shelters["PVPT"]["utilisation_30d"] == pytest.approx(0.8)
     assert runner.invoke(args=["demo", "load"]).exit_code != 0  # not over existing data
-    assert runner.invoke(args=["demo", "load", "--reset"]).exit_code == 0
+    assert pages.login("police", "police-demo-password").status_code == 302  # a session to delete too
+    db.session.rollback()
+    result = runner.invoke(args=["demo", "load", "--reset"])
+    assert result.exit_code == 0, result.output
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
 
 

@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pyotp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from accounts import audit, services
-from accounts.models import AuditEvent, User
+from accounts.models import AuditEvent, User, UserSession
 from errors import Invalid
 from extensions import db
-from tests.fixtures.pages import body
+from tests.fixtures.pages import body, copy_of
 
 
 def events(action: str, outcome: str | None = None) -> list[AuditEvent]:
@@ -148,9 +148,10 @@ def test_the_pages_login_helper_answers_the_code(client, pages, make, now, totp_
 def test_an_admin_resets_a_lost_second_factor(runner, make, now):
     user = make.user("police")
     enrol(user, now)
-    version = user.session_version
+    session_id = services.open_session(db.session, user, now)
     services.reset_totp(db.session, None, now, user)
-    assert not user.has_totp and user.recovery_codes == [] and user.session_version == version + 1
+    assert not user.has_totp and user.recovery_codes == []
+    assert services.user_for_session(db.session, user.id, session_id, now, max_hours=12) is None
 
 
 # --- 3. throttling and lockout ------------------------------------------------------------------------------
@@ -225,15 +226,22 @@ def test_login_starts_a_new_session(client, pages, make):
         assert "planted" not in sess and "_user_id" in sess
 
 
-@pytest.mark.parametrize(("key", "age"), [("seen_at", 16 * 60), ("login_at", 13 * 3600)])
-def test_idle_and_absolute_timeouts_end_the_session(client, pages, make, key, age):
+@pytest.mark.parametrize("timeout", ["idle", "expired"])
+def test_idle_and_absolute_timeouts_end_the_session(client, pages, make, timeout):
     pages.login(make.user("police").username)
     assert client.get("/shelters").status_code == 200
-    with client.session_transaction() as sess:
-        sess[key] = int(time.time()) - age
+    record = db.session.scalar(select(UserSession))
+    if timeout == "idle":  # the idle time is kept in the signed cookie, so a request writes nothing
+        with client.session_transaction() as sess:
+            sess["seen_at"] = int(time.time()) - 16 * 60
+    else:  # the absolute one is the server's: the session's record began 13 hours ago
+        record.created_at -= timedelta(hours=13)
+        db.session.commit()
     response = client.get("/shelters")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert client.get("/shelters").status_code == 302
+    db.session.refresh(record)
+    assert record.ended_at is not None and record.end_reason == timeout
 
 
 def test_role_status_and_password_changes_end_sessions_and_tokens(client, pages, make, now):
@@ -242,12 +250,12 @@ def test_role_status_and_password_changes_end_sessions_and_tokens(client, pages,
                    lambda: services.set_active(db.session, None, now, user, False),
                    lambda: services.set_password(db.session, None, now, user, "another long passphrase")):
         services.set_active(db.session, None, now, user, True)
-        db.session.commit()
         token = make.token(user)
-        version = user.session_version
+        session_id = services.open_session(db.session, user, now)
+        db.session.commit()
         change()
         db.session.commit()
-        assert user.session_version > version
+        assert services.user_for_session(db.session, user.id, session_id, now, max_hours=12) is None
         assert services.user_for_token(db.session, token, now) is None
     assert [e.detail for e in events("user.role")] == [{"from": "secretariat", "to": "partner"}]
 
@@ -259,6 +267,33 @@ def test_a_role_change_signs_the_user_out(client, pages, make, now):
     services.set_role(db.session, None, now, user, "partner")
     db.session.commit()
     assert client.get("/admin/users").status_code == 302
+
+
+def test_a_page_request_reads_its_session_with_the_user_and_writes_nothing(client, pages, make):
+    pages.login(make.user("police").username)
+    db.session.rollback()  # the test shares the requests' session: end what the sign-in left open
+    statements: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        statements.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        assert client.get("/shelters").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    reads = [s for s in statements if "user_sessions" in s]
+    assert len(reads) == 1 and "FROM users JOIN user_sessions" in reads[0]
+    assert [s for s in statements if s.split()[0].upper() in ("INSERT", "UPDATE", "DELETE")] == []
+
+
+def test_signing_in_again_in_the_same_browser_ends_the_session_it_held(app, client, pages, make):
+    pages.login(make.user("police").username)
+    copy = copy_of(app, client)
+    pages.login(make.user("secretariat").username)  # the next user of a shared PC
+    db.session.rollback()
+    assert client.get("/shelters").status_code == 200
+    assert copy.get("/shelters").status_code == 302
 
 
 def test_user_changes_need_a_recent_password(client, pages, make):
