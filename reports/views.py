@@ -37,6 +37,7 @@ from i18n import lazy_gettext as _l
 from reports import charts, labels, permissions, services
 from reports.words import Words
 from shelters.models import Shelter
+from shelters.services import MIN_SHELTERS_PER_GROUP, OTHER_REGIONS
 from shelters.views import BOARD_PANELS
 
 bp = Blueprint("reports", __name__)
@@ -313,7 +314,7 @@ def figures() -> Any:
     countries = [(locale.territories.get(code, code), n) for code, n in f.by_country]
     f = dataclasses.replace(f, by_month=months, by_country=countries)
     return render_template("reports/figures.html", f=f, k=services.SUPPRESS_BELOW, suppressed=services.SUPPRESSED,
-                           labels=labels, label=labels.label)
+                           labels=labels, label=labels.label, other=OTHER_REGIONS, min_shelters=MIN_SHELTERS_PER_GROUP)
 
 
 # --- a shelter's board: its occupancy history and stays ----------------------------------------------------
