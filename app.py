@@ -194,7 +194,22 @@ def _register_transactions(app: Flask) -> None:
     database (the page session's user loader included), so that its first query begins that transaction."""
     from flask import g
 
+    import odd_input
     from database import WriteInReadOnlyTransaction, begin_read_only, end_read_only
+
+    @app.before_request
+    def refuse_odd_input() -> None:
+        # Before anything reads the request: a NUL byte would be a 500 on PostgreSQL and stored on SQLite, deep
+        # JSON a RecursionError in whichever parser met it first (odd_input.py). Pages and API alike.
+        odd = odd_input.find(request)
+        if odd is None:
+            return
+        if odd.problem == odd_input.TOO_DEEP:
+            message = i18n.lazy_gettext("The JSON body is nested deeper than %(levels)s levels.",
+                                        levels=odd_input.MAX_JSON_DEPTH)
+        else:
+            message = i18n.lazy_gettext("%(where)s holds characters that are not text", where=odd.where)
+        raise DomainError(message, fields={odd.where: odd.problem})
 
     @app.before_request
     def read_only_transaction() -> None:

@@ -110,16 +110,18 @@ def add_comment(data: dict[str, Any], alert_id: int) -> dict[str, Any]:
 @blp.arguments(schemas.UtilisationQuery, location="query")
 @blp.response(200, schemas.UtilisationOut)
 def utilisation(query: dict[str, Any]) -> dict[str, Any]:
-    """Bed-nights occupied over available for the last `days` nights: by shelter, or by region for partners."""
+    """Bed-nights occupied over available for the last `days` nights: by shelter, or for partners by region group
+    over the nights ending at the last midnight UTC (`as_of`)."""
     user = _user()
     days = query["days"]
     scope = permissions.utilisation_scope(user)
     if scope is None:
         raise NotAllowed("no access to statistics")
+    if scope == "regions":
+        partner = services.partner_utilisation(db.session, utcnow(), days)
+        return {"days": days, "shelters": [], "regions": partner.regions, "as_of": partner.as_of}
     ids = services.managed_shelter_ids(db.session, user) if scope == "own" else None
     rows = services.utilisation_rows(db.session, utcnow(), days, ids)
-    if scope == "regions":
-        return {"days": days, "shelters": [], "regions": services.utilisation_by_region(rows)}
     return {"days": days, "shelters": [
         {"code": r.code, "utilisation": r.utilisation, "bed_nights_occupied": r.bed_nights_occupied,
          "bed_nights_available": r.bed_nights_available} for r in rows]}

@@ -60,8 +60,9 @@ class ShelterUtilisation(Schema):
 
 
 class RegionUtilisation(Schema):
-    region = fields.String()
-    shelters = fields.Integer()
+    region = fields.String(metadata={"description": "a region with at least 3 shelters, or \"other regions\": the "
+                                                    "smaller ones together, when they hold at least 3"})
+    shelters = fields.Integer(metadata={"description": "shelters with bed-nights counted here"})
     utilisation = fields.Float(allow_none=True)
     bed_nights_occupied = fields.Integer()
     bed_nights_available = fields.Integer()
@@ -70,4 +71,8 @@ class RegionUtilisation(Schema):
 class UtilisationOut(Schema):
     days = fields.Integer()
     shelters = fields.List(fields.Nested(ShelterUtilisation))
-    regions = fields.List(fields.Nested(RegionUtilisation), metadata={"description": "partners: aggregates only"})
+    regions = fields.List(fields.Nested(RegionUtilisation), metadata={
+        "description": "partners: bed-nights by region group over the `days` nights ending at `as_of`; no group "
+                       "describes fewer than 3 shelters (smaller groups are left out, and so is every region when "
+                       "the country has fewer than 3)"})
+    as_of = fields.DateTime(metadata={"description": "partners: the midnight UTC their figures are as of"})

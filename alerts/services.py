@@ -21,6 +21,7 @@ from alerts.models import Alert, AlertComment, AlertStatus, Severity
 from alerts.rules import Decision
 from errors import AlreadyDone, Invalid, NotFound
 from shelters import figures
+from shelters import services as shelter_services
 from shelters.models import Shelter, shelter_managers
 
 AUTO_RESOLVE_NOTE = "condition cleared on re-evaluation"
@@ -280,15 +281,28 @@ def utilisation_rows(session: Session, now: datetime, days: int,
 
 
 def utilisation_by_region(rows: Sequence[UtilisationRow]) -> list[dict[str, object]]:
-    """The same figures summed per region, without shelter codes (what partners see)."""
-    regions: dict[str, list[int]] = {}
-    for row in rows:
-        acc = regions.setdefault(row.region, [0, 0, 0])
-        acc[0] += 1
-        acc[1] += row.bed_nights_occupied
-        acc[2] += row.bed_nights_available
-    return [
-        {"region": region, "shelters": n, "bed_nights_occupied": occ, "bed_nights_available": avail,
-         "utilisation": occ / avail if avail > 0 else None}
-        for region, (n, occ, avail) in sorted(regions.items())
-    ]
+    """The same figures summed per region group (shelters.services.by_region_group: no group describes fewer than
+    3 shelters; smaller ones are left out), without shelter codes: what partners see. A shelter without a
+    bed-night in the window adds nothing to its group, so it does not count toward the 3."""
+    counted = [row for row in rows if row.bed_nights_available or row.bed_nights_occupied]
+    totals = []
+    for group, members in shelter_services.by_region_group(counted, lambda row: row.region):
+        occupied = sum(row.bed_nights_occupied for row in members)
+        available = sum(row.bed_nights_available for row in members)
+        totals.append({"region": group, "shelters": len(members), "bed_nights_occupied": occupied,
+                       "bed_nights_available": available,
+                       "utilisation": occupied / available if available > 0 else None})
+    return totals
+
+
+@dataclass(frozen=True)
+class PartnerUtilisation:
+    as_of: datetime  # a midnight UTC
+    regions: list[dict[str, object]]
+
+
+def partner_utilisation(session: Session, now: datetime, days: int) -> PartnerUtilisation:
+    """What partners see of utilisation: bed-nights by region group (utilisation_by_region) over the `days` nights
+    ending at the midnight UTC that began today, so nothing done today shows before the next midnight."""
+    as_of = figures.midnight(now)
+    return PartnerUtilisation(as_of, utilisation_by_region(utilisation_rows(session, as_of, days)))

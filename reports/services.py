@@ -21,7 +21,7 @@ from accounts.models import Organisation
 from alerts import jobs
 from alerts.models import Alert
 from alerts.rules import Thresholds
-from alerts.services import LIVE, utilisation_by_region, utilisation_rows
+from alerts.services import LIVE, partner_utilisation
 from placement.models import (
     DECLINE_REASONS,
     PlacementEvent,
@@ -374,6 +374,7 @@ def suppress_breakdown(rows: Sequence[tuple[str, int]]) -> list[tuple[str, str]]
 
 @dataclass(frozen=True)
 class PartnerFigures:
+    as_of: datetime  # the midnight UTC that began today: nothing of today is counted
     since: date
     until: date
     total: str
@@ -386,9 +387,12 @@ class PartnerFigures:
 
 
 def partner_figures(session: Session, now: datetime) -> PartnerFigures:
-    """Victims identified in the last 12 months by month, age band, sex, nationality (country) and form
-    of exploitation, every count under 11 suppressed; bed-night utilisation by region, without shelters."""
-    t = trends(session, now)
+    """Victims identified in the 12 months up to yesterday by month, age band, sex, nationality (country) and
+    form of exploitation, every count under 11 suppressed; bed-night utilisation over the 30 nights before today
+    by region group (alerts.services.partner_utilisation), without shelters. Never live: all as of the midnight
+    UTC that began today."""
+    partner = partner_utilisation(session, now, 30)
+    t = trends(session, partner.as_of - timedelta(days=1))  # identifications up to the day before that midnight
     recent = (Case.identified_on >= t.since) & (Case.identified_on <= t.until)
     months: Counter[str] = Counter()
     for year_, month, n in session.execute(
@@ -400,11 +404,11 @@ def partner_figures(session: Session, now: datetime) -> PartnerFigures:
     countries = Counter({c: int(n) for c, n in session.execute(
         select(Case.nationality, func.count()).where(recent).group_by(Case.nationality))})
     return PartnerFigures(
-        since=t.since, until=t.until, total=suppress(t.last_12),
+        as_of=partner.as_of, since=t.since, until=t.until, total=suppress(t.last_12),
         by_month=suppress_breakdown(sorted(months.items())),
         by_age=suppress_breakdown(t.age),
         by_sex=suppress_breakdown(t.sex),
         by_country=suppress_breakdown(sorted(countries.items())),
         by_exploitation=suppress_breakdown(t.exploitation),
-        regions=utilisation_by_region(utilisation_rows(session, now, 30)),
+        regions=partner.regions,
     )

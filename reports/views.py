@@ -37,6 +37,7 @@ from i18n import lazy_gettext as _l
 from reports import charts, labels, permissions, services
 from reports.words import Words
 from shelters.models import Shelter
+from shelters.services import MIN_SHELTERS_PER_GROUP, OTHER_REGIONS
 from shelters.views import BOARD_PANELS
 
 bp = Blueprint("reports", __name__)
@@ -69,7 +70,22 @@ def _sorted_rows() -> tuple[list[services.OverviewRow], str, bool]:
     return services.sort_rows(services.overview_rows(db.session, utcnow()), key, descending), key, descending
 
 
+# A spreadsheet takes a cell beginning with one of these for a formula (or for the start of one, after a tab or a
+# carriage return): typed into a shelter's name, it would run in the secretariat's spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(cell: Any) -> Any:
+    """A CSV cell that no spreadsheet reads as a formula: text beginning like one gets a leading `'` (OWASP's advice
+    on CSV injection), whichever column it is in. Numbers are left as they are: none of ours is negative, and a
+    number is never a formula."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def _csv(filename: str, header: list[str], rows: list[list[Any]], report: str, scope: list[str] | None = None) -> Response:
+    """Every CSV the app serves: audited, and every cell made inert."""
     detail: dict[str, Any] = {"rows": len(rows), "query": request.query_string.decode()[:200]}
     if scope is not None:
         detail["shelters"] = scope
@@ -78,8 +94,8 @@ def _csv(filename: str, header: list[str], rows: list[list[Any]], report: str, s
     db.session.commit()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([inert(cell) for cell in header])
+    writer.writerows([inert(cell) for cell in row] for row in rows)
     return Response(buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"',
                              "Cache-Control": "no-store"})
@@ -298,7 +314,7 @@ def figures() -> Any:
     countries = [(locale.territories.get(code, code), n) for code, n in f.by_country]
     f = dataclasses.replace(f, by_month=months, by_country=countries)
     return render_template("reports/figures.html", f=f, k=services.SUPPRESS_BELOW, suppressed=services.SUPPRESSED,
-                           labels=labels, label=labels.label)
+                           labels=labels, label=labels.label, other=OTHER_REGIONS, min_shelters=MIN_SHELTERS_PER_GROUP)
 
 
 # --- a shelter's board: its occupancy history and stays ----------------------------------------------------

@@ -92,13 +92,14 @@ def shelter_line_json(line: services.ShelterLine) -> dict[str, Any]:
 @roles_required(*ALL_ROLES)
 @blp.response(200, schemas.ShelterList)
 def list_shelters() -> Response:
-    """Every shelter with capacity and free beds; partners get aggregates by region only."""
+    """Every shelter with capacity and free beds; partners get totals by region group as of the last midnight UTC."""
     # The body is built here and returned ready: flask-smorest passes a Response through, and ShelterList
     # still documents it in the OpenAPI document (schemathesis checks answers against it).
+    if not permissions.can_list_shelters(_user()):
+        beds = services.partner_beds(db.session, utcnow())
+        return jsonify({"shelters": [], "regions": [asdict(r) for r in beds.regions], "as_of": _iso(beds.as_of)})
     lines = services.list_shelter_lines(db.session, utcnow())
-    if permissions.can_list_shelters(_user()):
-        return jsonify({"shelters": [shelter_line_json(line) for line in lines]})
-    return jsonify({"shelters": [], "regions": [asdict(r) for r in services.region_totals(lines)]})
+    return jsonify({"shelters": [shelter_line_json(line) for line in lines]})
 
 
 @blp.route("/shelters", methods=["POST"])

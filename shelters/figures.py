@@ -70,6 +70,11 @@ def occupancy(session: Session, now: datetime, shelter_ids: Collection[int] | No
     return result
 
 
+def midnight(now: datetime) -> datetime:
+    """The midnight UTC that began `now`'s day: the last night counted, and what partners' figures are as of."""
+    return datetime.combine(now.astimezone(UTC).date(), time(), UTC)
+
+
 def window(now: datetime, days: int) -> tuple[date, date]:
     """The nights counted in the last `days` days: [first, end), end being today (tonight is not over)."""
     end = now.astimezone(UTC).date()

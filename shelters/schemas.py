@@ -99,16 +99,20 @@ class ShelterOut(Schema):
 
 
 class RegionAggregate(Schema):
-    region = fields.String()
-    shelters = fields.Integer()
-    capacity = fields.Integer()
+    region = fields.String(metadata={"description": "a region with at least 3 shelters, or \"other regions\": the "
+                                                    "smaller ones together, when they hold at least 3"})
+    shelters = fields.Integer(metadata={"description": "shelters with beds counted here"})
+    capacity = fields.Integer(metadata={"description": "usable beds"})
     occupied = fields.Integer()
-    available = fields.Integer()
+    available = fields.Integer(metadata={"description": "usable beds not occupied (bed holds are live, so not counted)"})
 
 
 class ShelterList(Schema):
     shelters = fields.List(fields.Nested(ShelterOut))
-    regions = fields.List(fields.Nested(RegionAggregate), metadata={"description": "partners: aggregates only"})
+    regions = fields.List(fields.Nested(RegionAggregate), metadata={
+        "description": "partners: beds by region group as of `as_of`; no group describes fewer than 3 shelters "
+                       "(smaller groups are left out, and so is every region when the country has fewer than 3)"})
+    as_of = fields.DateTime(metadata={"description": "partners: the midnight UTC their figures are as of"})
 
 
 class ResidentList(Schema):

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Text, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -99,10 +100,6 @@ class ShelterView:
     utilisation_30d: float | None
 
     @property
-    def region(self) -> str:
-        return self.shelter.region
-
-    @property
     def usable(self) -> int:
         return self.shelter.usable
 
@@ -137,10 +134,6 @@ class ShelterLine:
     utilisation_30d: float | None
 
     @property
-    def region(self) -> str:
-        return self.row.region
-
-    @property
     def usable(self) -> int:
         return self.row.capacity - self.row.out_of_service
 
@@ -149,26 +142,81 @@ class ShelterLine:
         return figures.available_beds(self.usable, self.occupancy)
 
 
-@dataclass
+# Partners see no figure that describes fewer shelters than this (a region's, or the merged small regions').
+MIN_SHELTERS_PER_GROUP = 3
+OTHER_REGIONS = "other regions"
+T = TypeVar("T")
+
+
+def region_groups(shelters_per_region: Mapping[str, int], minimum: int = MIN_SHELTERS_PER_GROUP) -> dict[str, str]:
+    """The group under which partners see each region's figures, so that no group describes fewer than `minimum`
+    shelters: a region with at least `minimum` shelters is a group of its own; the smaller ones are merged into
+    OTHER_REGIONS, which is shown only when it holds at least `minimum` in all. A region missing from the answer
+    is suppressed; so is every region when the country has fewer than `minimum` shelters."""
+    small = [region for region, n in shelters_per_region.items() if n < minimum]
+    groups = {region: region for region, n in shelters_per_region.items() if n >= minimum}
+    if sum(shelters_per_region[region] for region in small) >= minimum:
+        groups.update(dict.fromkeys(small, OTHER_REGIONS))
+    return groups
+
+
+def by_region_group(items: Sequence[T], region: Callable[[T], str]) -> list[tuple[str, list[T]]]:
+    """Items of one shelter each, gathered under their region group (region_groups), by group name with the
+    merged small regions last; the items of suppressed groups are left out."""
+    groups = region_groups(Counter(region(item) for item in items))
+    gathered: dict[str, list[T]] = {}
+    for item in items:
+        group = groups.get(region(item))
+        if group is not None:
+            gathered.setdefault(group, []).append(item)
+    return [(group, gathered[group]) for group in sorted(gathered, key=lambda g: (g == OTHER_REGIONS, g))]
+
+
+@dataclass(frozen=True)
 class RegionTotals:
-    """What partners see: a region's totals, never a single shelter."""
+    """What partners see of beds: a region group's totals, never a single shelter."""
+
+    region: str  # a region, or OTHER_REGIONS
+    shelters: int
+    capacity: int  # usable beds
+    occupied: int
+    available: int
+
+
+@dataclass(frozen=True)
+class ShelterBeds:
+    """One shelter's beds at a midnight, without its name or code."""
 
     region: str
-    shelters: int = 0
-    capacity: int = 0  # usable beds
-    occupied: int = 0
-    available: int = 0
+    usable: int
+    occupied: int
 
 
-def region_totals(views: Sequence[ShelterView | ShelterLine]) -> list[RegionTotals]:
-    totals: dict[str, RegionTotals] = {}
-    for v in views:
-        row = totals.setdefault(v.region, RegionTotals(v.region))
-        row.shelters += 1
-        row.capacity += v.usable
-        row.occupied += v.occupancy.occupied
-        row.available += v.available
-    return [totals[r] for r in sorted(totals)]
+def region_totals(beds: Sequence[ShelterBeds]) -> list[RegionTotals]:
+    """Beds summed per region group (by_region_group); suppressed groups are left out."""
+    return [RegionTotals(group, len(members), sum(b.usable for b in members), sum(b.occupied for b in members),
+                         sum(max(0, b.usable - b.occupied) for b in members))
+            for group, members in by_region_group(beds, lambda b: b.region)]
+
+
+@dataclass(frozen=True)
+class PartnerBeds:
+    as_of: datetime  # a midnight UTC
+    regions: list[RegionTotals]
+
+
+def partner_beds(session: Session, now: datetime) -> PartnerBeds:
+    """What partners see of beds: usable, occupied and free beds per region group as of the midnight UTC that
+    began today, never live, from the stays and capacity in force that night (figures.nightly). Held beds are
+    not counted: holds are live. A shelter counts toward its group when it adds a bed to it (in service then,
+    with usable or occupied beds)."""
+    region_of = dict(session.execute(select(Shelter.id, Shelter.region)).all())
+    beds = []
+    for shelter_id, nights in figures.nightly(session, now, 1).items():
+        usable, occupied = nights.usable[-1], nights.occupied[-1]
+        if usable is not None and (usable or occupied):
+            beds.append(ShelterBeds(region_of[shelter_id], usable, occupied))
+    return PartnerBeds(figures.midnight(now), region_totals(beds))
 
 
 # The one refusal for a record that does not exist, given also for one the caller may not see
@@ -310,18 +358,8 @@ def _check_text(name: str, value: Any, max_length: int, required: bool = True) -
     if not isinstance(value, str) or len(value) > max_length:
         raise Invalid(_l("%(field)s must be text of at most %(max)s characters", field=_field(name), max=max_length),
                       fields={name: f"<= {max_length}"})
-    if "\x00" in value or not _is_utf8(value):  # JSON can carry both; UTF-8 and PostgreSQL text cannot
-        raise Invalid(_l("%(field)s holds characters that are not text", field=_field(name)),
-                      fields={name: "invalid characters"})
+    # NUL bytes and lone surrogates never get this far: app.py refuses them in any request (odd_input.py).
     return value.strip()
-
-
-def _is_utf8(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate such as "\ud800"
-        return False
-    return True
 
 
 def _clean_shelter_values(session: Session, values: Mapping[str, Any]) -> dict[str, Any]:

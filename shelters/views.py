@@ -106,10 +106,10 @@ def home() -> Response:
 @bp.get("/shelters")
 @roles_required(*ALL_ROLES)
 def index() -> str:
-    views = services.list_shelters(db.session, utcnow())
     if not permissions.can_list_shelters(_user()):
-        return render_template("shelters/regions.html", regions=services.region_totals(views))
-    return render_template("shelters/index.html", views=views)
+        return render_template("shelters/regions.html", beds=services.partner_beds(db.session, utcnow()),
+                               other=services.OTHER_REGIONS, min_shelters=services.MIN_SHELTERS_PER_GROUP)
+    return render_template("shelters/index.html", views=services.list_shelters(db.session, utcnow()))
 
 
 # --- the board ---------------------------------------------------------------------------------------------

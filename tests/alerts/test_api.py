@@ -144,11 +144,16 @@ def test_utilisation_is_exact_to_the_bed_night(api_as, make, now):
     assert api_as(make.user("secretariat")).get("/stats/utilisation").get_json()["days"] == 30
 
 
-def test_utilisation_scope_by_role(api_as, make, pvpt, hah):
+def test_utilisation_scope_by_role(api_as, make, pvpt, hah, now):
     assert [r["code"] for r in api_as(make.manager(pvpt)).get("/stats/utilisation").get_json()["shelters"]] == ["PVPT"]
+    for code in ("P2", "P3", "P4"):
+        make.shelter(code, capacity=5, created_at=now - timedelta(days=2))
     partner = api_as(make.user("partner")).get("/stats/utilisation").get_json()
     assert partner["shelters"] == []
-    assert [r["region"] for r in partner["regions"]] == ["Prishtinë", "Prizren"]
+    # PVPT and HAH, opened today, have no night yet; Prizren alone would be one shelter anyway.
+    assert [(r["region"], r["shelters"], r["bed_nights_available"]) for r in partner["regions"]] == [
+        ("Prishtinë", 3, 30)]
+    assert partner["as_of"].startswith(now.date().isoformat())
     assert "PVPT" not in str(partner) and "HAH" not in str(partner)
     assert api_as(make.user("police")).get("/stats/utilisation").status_code == 403
 

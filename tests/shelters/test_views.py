@@ -66,11 +66,15 @@ def test_list_shows_every_figure_and_links_each_board(client, pages, make, pvpt,
     assert "Register a shelter" not in html
 
 
-def test_partner_sees_regions_only(client, pages, make, pvpt, hah):
+def test_partner_sees_regions_only(client, pages, make, now):
+    for code in ("PVPT", "P2", "P3"):
+        make.shelter(code, name="Qendra PVPT", created_at=now - timedelta(days=1))
+    make.shelter("HAH", name="Hope and Homes", region="Prizren", created_at=now - timedelta(days=1))
     pages.login(make.user("partner").username)
     html = body(client.get("/shelters"))
-    assert "Prishtinë" in html and "Prizren" in html
-    assert "PVPT" not in html and "Hope and Homes" not in html
+    assert "Prishtinë" in html and "Prizren" not in html  # one shelter: in no group of three
+    assert "PVPT" not in html and "Qendra" not in html and "Hope and Homes" not in html
+    assert re.search(r'id="as-of">As of [^<]*\b%d\b[^<]* 00:00 UTC' % now.year, html)
     assert client.get("/shelters/PVPT").status_code == 403
 
 
