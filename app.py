@@ -43,12 +43,7 @@ def create_app(config: Any = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'safehaven.db'}"
-    # Encrypted columns: one process-wide keyring, bound here and never at import time.
-    keyring.bind(encryption_keys(app.config.get("SAFEHAVEN_ENCRYPTION_KEYS") or [],
-                                 Path(app.instance_path) / "encryption_key"))
-    # The audit chain's HMAC keys: bound the same way, kept outside the database like the encryption keys.
-    audit_keys.bind(configured_or_instance_keys(app.config.get("SAFEHAVEN_AUDIT_KEYS") or [],
-                                                Path(app.instance_path) / "audit_key", generate_key))
+    bind_keys(app)
 
     db.init_app(app)
     with app.app_context():
@@ -73,6 +68,15 @@ def create_app(config: Any = None) -> Flask:
         # (docs/performance.md, suggest). Tests make an app each and must not pin them.
         gc.freeze()
     return app
+
+
+def bind_keys(app: Flask) -> None:
+    """Bind the process-wide keyrings to this app's keys, here and never at import time: the encrypted columns'
+    Fernet keys, and the audit chain's HMAC keys, both kept outside the database."""
+    keyring.bind(encryption_keys(app.config.get("SAFEHAVEN_ENCRYPTION_KEYS") or [],
+                                 Path(app.instance_path) / "encryption_key"))
+    audit_keys.bind(configured_or_instance_keys(app.config.get("SAFEHAVEN_AUDIT_KEYS") or [],
+                                                Path(app.instance_path) / "audit_key", generate_key))
 
 
 def _instance_secret(path: Path) -> str:

@@ -1,12 +1,17 @@
 """Fixtures: an app on a fresh database per test, on SQLite always and on PostgreSQL too
-when TEST_DATABASE_URL names one; clients for pages and the API; factories."""
+when TEST_DATABASE_URL names one (one app per backend, handed to each test as new); clients for pages and
+the API; factories."""
 
 from __future__ import annotations
 
+import copy
 import os
 import re
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -16,9 +21,9 @@ from sqlalchemy import text
 
 import i18n
 from accounts import services as account_services
-from app import create_app
+from app import bind_keys, create_app
 from config import TestConfig
-from extensions import db
+from extensions import db, limiter
 from tests.fixtures.factories import Factory
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -55,39 +60,86 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+@pytest.fixture(scope="session")
+def pool_folder(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    return tmp_path_factory.mktemp("pool")
+
+
 @pytest.fixture
-def database_url(backend: str, tmp_path) -> str:  # noqa: ANN001
+def database_url(backend: str, pool_folder) -> str:  # noqa: ANN001
     if backend == "postgresql":
         return _postgres_url()
-    return f"sqlite:///{tmp_path / 'test.db'}"
+    return f"sqlite:///{pool_folder / 'test.db'}"
+
+
+@dataclass
+class PooledApp:
+    """One app per backend for the whole run: making an app (its routes and OpenAPI document) costs more than
+    most tests. Each test gets it back as new: a fresh database, the configuration as made, its keys bound."""
+
+    app: Flask
+    config: dict
+    template: Path | None  # SQLite: the empty schema, copied over the database before each test
+
+
+_POOL: dict[str, PooledApp] = {}
+
+
+def _pooled(backend: str, database_url: str, pool_folder: Path) -> PooledApp:
+    if backend not in _POOL:
+        app = create_app(TestConfig(database_url))
+
+        # The test keeps one app context, and so one `g`, across its requests; a browser's requests each
+        # load their user afresh, which is what ends a session the server has ended, choose their language
+        # afresh, and read their own session's CSRF token (a test may drive two browsers).
+        def forget_request_state() -> None:
+            g.pop("_login_user", None)
+            g.pop("_flask_babel", None)
+            g.pop("csrf_token", None)
+
+        app.before_request_funcs.setdefault(None, []).insert(0, forget_request_state)
+        template = None
+        if backend == "sqlite":
+            with app.app_context():
+                db.create_all()
+                db.engine.dispose()
+            template = pool_folder / "template.db"
+            shutil.copyfile(pool_folder / "test.db", template)
+        _POOL[backend] = PooledApp(app, copy.deepcopy(dict(app.config)), template)
+    return _POOL[backend]
+
+
+def _fresh_sqlite(pooled: PooledApp, database_url: str) -> None:
+    path = Path(database_url.removeprefix("sqlite:///"))
+    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    assert pooled.template is not None
+    shutil.copyfile(pooled.template, path)
 
 
 @pytest.fixture
-def app(database_url: str, backend: str, tmp_path) -> Iterator[Flask]:  # noqa: ANN001
-    config = TestConfig(database_url)
-    app = create_app(config)
+def app(database_url: str, backend: str, tmp_path, pool_folder) -> Iterator[Flask]:  # noqa: ANN001
+    pooled = _pooled(backend, database_url, pool_folder)
+    app = pooled.app
     app.instance_path = str(tmp_path / "instance")
+    bind_keys(app)  # a test that made an app of its own may have bound other keys
+    with app.app_context():
+        db.engine.dispose()
     if backend == "postgresql":
         _reset_postgres(app)
     else:
-        with app.app_context():
-            db.create_all()
-    # The test keeps one app context, and so one `g`, across its requests; a browser's requests each
-    # load their user afresh, which is what ends a session the server has ended, choose their language
-    # afresh, and read their own session's CSRF token (a test may drive two browsers).
-    def forget_request_state() -> None:
-        g.pop("_login_user", None)
-        g.pop("_flask_babel", None)
-        g.pop("csrf_token", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_request_state)
+        _fresh_sqlite(pooled, database_url)
     ctx = app.app_context()
     ctx.push()
-    yield app
-    db.session.remove()
-    ctx.pop()
-    with app.app_context():
+    try:
+        yield app
+    finally:
+        db.session.remove()
+        limiter.reset()
         db.engine.dispose()
+        ctx.pop()
+        app.config.clear()
+        app.config.update(copy.deepcopy(pooled.config))
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ that does write (an audited read) is done again in a write-locking transaction, 
 from __future__ import annotations
 
 import pytest
-from flask import request
+from flask import request, request_finished
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
@@ -80,12 +80,11 @@ def test_a_signed_in_page_reads_in_a_read_only_transaction(app, pages, make) -> 
     begun before it."""
     read_only = {}
 
-    @app.after_request
-    def note(response):  # noqa: ANN001, ANN202
+    def note(sender, response):  # noqa: ANN001, ANN202, ARG001
         read_only[request.path] = db.session.info.get(READ_ONLY, False)
-        return response
 
     pages.login(make.user("police").username)
     db.session.rollback()  # the test shares the requests' session: end what the sign-in left open, as a new request would
-    assert pages.client.get("/shelters").status_code == 200
+    with request_finished.connected_to(note, app):
+        assert pages.client.get("/shelters").status_code == 200
     assert read_only["/shelters"] is True
