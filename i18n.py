@@ -51,7 +51,7 @@ LOCALES = {"sq": "sq", "sr": "sr_Latn", "en": "en"}
 
 # Catalogue directory -> the files and directories whose marked strings it holds.
 CATALOGUES: dict[str, tuple[str, ...]] = {
-    "translations": ("app.py", "errors.py", "i18n.py", "templates/base.html", "templates/error.html",
+    "translations": ("app.py", "errors.py", "i18n.py", "outages.py", "templates/base.html", "templates/error.html",
                      "templates/_macros.html"),
     "accounts/translations": ("accounts", "templates/accounts", "templates/admin"),
     "shelters/translations": ("shelters", "templates/shelters"),
