@@ -176,9 +176,10 @@ def _register_pages(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from accounts.cli import audit_cli, backup_command, keys_cli, users_cli
     from alerts.cli import alerts_cli, scheduler_cli
-    from shelters.cli import demo_cli
+    from shelters.cli import demo_cli, export_cli, import_cli
 
-    for command in (users_cli, audit_cli, keys_cli, demo_cli, backup_command, alerts_cli, scheduler_cli):
+    for command in (users_cli, audit_cli, keys_cli, demo_cli, backup_command, alerts_cli, scheduler_cli, import_cli,
+                    export_cli):
         app.cli.add_command(command)
 
     @app.cli.command("check")

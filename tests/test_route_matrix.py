@@ -40,6 +40,9 @@ ROUTES: dict[tuple[str, str], object] = {
     ("GET", "/health"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,  # ready: the database is stamped at the migrations' head below
+    ("GET", "/imports"): {S},
+    ("POST", "/imports"): {S},
+    ("GET", "/imports/templates/<kind>.<fmt>"): {S},
     ("GET", "/static/<path:filename>"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
@@ -213,7 +216,7 @@ def test_route_matrix(app, make, now, role):
             record = records.get(ownership, {})
             values = {name: str(value) for name, value in record.items() if name != "case"}
             values |= {"code": record.get("case" if "/cases/" in rule else "shelter", "NONE"),
-                       "filename": "app.css", "username": "target-user"}
+                       "filename": "app.css", "username": "target-user", "kind": "shelters", "fmt": "csv"}
             path = _fill(rule, values)
             response = call(method, path)
             db.session.rollback()
