@@ -19,7 +19,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, Response, g, render_template
+from flask import Flask, g, render_template
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
