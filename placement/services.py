@@ -357,7 +357,8 @@ def reserve(session: Session, actor: User, now: datetime, request: PlacementRequ
         raise Conflict(_l("%(shelter)s does not fit this case: %(reasons)s", shelter=shelter.code,
                           reasons="; ".join(r.message for r in reasons)),
                        code="not_eligible", fields={"shelter": "not eligible"},
-                       details={"reasons": [r.message for r in reasons]})
+                       details={"reasons": [r.message for r in reasons], "codes": [r.code for r in reasons],
+                                "values": [dict(r.values) for r in reasons]})
     hold = shelter_services.hold_beds(session, actor, now, shelter, engine.beds_needed(victim), now + settings.hold,
                                       case=request.case)
     request.shelter = shelter
