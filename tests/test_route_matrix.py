@@ -92,6 +92,7 @@ ROUTES: dict[tuple[str, str], object] = {
     ("GET", "/overview.csv"): {S},  # then re-authentication
     ("GET", "/overview/trends"): {S},
     ("GET", "/overview/trends.csv"): {S},
+    ("GET", "/overview/shelters/<code>/funnel"): owned({S}, {S}),
     ("GET", "/figures"): {S, X},  # partners: suppressed aggregates only
     ("GET", "/stats"): {M},  # a manager's own shelters only (tests/reports/test_stats.py)
     ("GET", "/stats.csv"): {M},  # then re-authentication

@@ -1,4 +1,4 @@
-"""why shelters stand empty: each stored exclusion reason keeps its values beside its code
+"""why shelters stand empty: exclusion values beside their codes, identifying units, the action plan
 
 Revision ID: 0012_why_empty
 Revises: 0010_location_secrecy
@@ -66,6 +66,49 @@ def values_of(code, message):
 
 
 def upgrade():
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('identifying_unit', sa.String(length=80), nullable=True))
+        batch_op.add_column(sa.Column('identification_method', sa.String(length=24), nullable=True))
+    op.create_table(
+        'actions',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('title', sa.String(length=200), nullable=False),
+        sa.Column('owner_org_id', sa.Integer(), nullable=False),
+        sa.Column('due_on', sa.Date(), nullable=False),
+        sa.Column('status', sa.String(length=16), nullable=False),
+        sa.Column('note', sa.Text(), nullable=True),
+        sa.Column('created_at', database.UTCDateTime(), nullable=False),
+        sa.Column('created_by_id', sa.Integer(), nullable=True),
+        sa.Column('updated_at', database.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_actions_created_by_id_users')),
+        sa.ForeignKeyConstraint(['owner_org_id'], ['organisations.id'],
+                                name=op.f('fk_actions_owner_org_id_organisations')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_actions')),
+    )
+    op.create_index(op.f('ix_actions_owner_org_id'), 'actions', ['owner_org_id'], unique=False)
+    op.create_table(
+        'action_shelters',
+        sa.Column('action_id', sa.Integer(), nullable=False),
+        sa.Column('shelter_id', sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(['action_id'], ['actions.id'], name=op.f('fk_action_shelters_action_id_actions'),
+                                ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['shelter_id'], ['shelters.id'],
+                                name=op.f('fk_action_shelters_shelter_id_shelters'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('action_id', 'shelter_id', name=op.f('pk_action_shelters')),
+    )
+    op.create_index(op.f('ix_action_shelters_shelter_id'), 'action_shelters', ['shelter_id'], unique=False)
+    op.create_table(
+        'action_alerts',
+        sa.Column('action_id', sa.Integer(), nullable=False),
+        sa.Column('alert_id', sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(['action_id'], ['actions.id'], name=op.f('fk_action_alerts_action_id_actions'),
+                                ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], name=op.f('fk_action_alerts_alert_id_alerts'),
+                                ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('action_id', 'alert_id', name=op.f('pk_action_alerts')),
+    )
+    op.create_index(op.f('ix_action_alerts_alert_id'), 'action_alerts', ['alert_id'], unique=False)
+
     conn = op.get_bind()
     rows = conn.execute(sa.select(requests_t.c.id, requests_t.c.excluded)).all()
     for request_id, excluded in rows:
@@ -81,6 +124,15 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index(op.f('ix_action_alerts_alert_id'), table_name='action_alerts')
+    op.drop_table('action_alerts')
+    op.drop_index(op.f('ix_action_shelters_shelter_id'), table_name='action_shelters')
+    op.drop_table('action_shelters')
+    op.drop_index(op.f('ix_actions_owner_org_id'), table_name='actions')
+    op.drop_table('actions')
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_column('identification_method')
+        batch_op.drop_column('identifying_unit')
     conn = op.get_bind()
     for request_id, excluded in conn.execute(sa.select(requests_t.c.id, requests_t.c.excluded)).all():
         if isinstance(excluded, str):

@@ -93,3 +93,15 @@ def test_a_period_is_parsed_or_refused_naming_the_field():
 
 def test_officer_choice_is_named_when_the_chosen_shelter_scored_no_more():
     assert OFFICER_CHOICE == "officer_choice"
+
+
+def test_the_page_shows_every_number_in_the_readers_language(world, client, pages, make):
+    make.user("secretariat", username="sec-funnel")
+    pages.login("sec-funnel")
+    page = client.get("/overview/shelters/S/funnel?from=2026-05-01&to=2026-05-31")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "does not take men" in text and "2 of 7 requests" in text
+    assert "Fear of the traffickers" in text and "no bed for the child" in text
+    assert client.get("/overview/shelters/S/funnel?from=2026-05-31&to=2026-05-01").status_code == 400
+    assert client.get("/overview/shelters/NOPE/funnel").status_code == 404
