@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote as url_quote
 
 from babel.dates import format_skeleton
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -27,17 +27,21 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from accounts import audit
-from accounts.models import User
+from accounts.models import Organisation, User
 from accounts.permissions import roles_required
 from accounts.views import fresh_login_required
 from alerts import texts
+from alerts.models import Alert
 from database import utcnow
+from errors import DomainError, Invalid
 from extensions import db
 from i18n import N_, format_day
 from i18n import lazy_gettext as _l
 from placement.services import Settings
 from placement.wording import reason_text
 from reports import actions, charts, evidence, identifications, labels, permissions, services
+from reports.forms import ACTION_STATUSES, ActionForm, ActionStatusForm
+from reports.models import OPEN_STATUSES, Action
 from reports.words import Words
 from shelters.models import Shelter
 from shelters.services import MIN_SHELTERS_PER_GROUP, OTHER_REGIONS
@@ -456,3 +460,114 @@ def shelter_funnel(code: str) -> Any:
     return render_template("reports/funnel.html", shelter=shelter, funnel=funnel, s=sections, chart=chart,
                            period=period, last_day=period.end - timedelta(days=1), changes=changes,
                            change_labels=WHAT_IF_LABELS, error=None, field=None)
+
+
+# --- the action plan ------------------------------------------------------------------------------------------
+
+
+def _action_form(form: ActionForm | None = None) -> ActionForm:
+    form = form or ActionForm(formdata=None)
+    orgs = db.session.scalars(select(Organisation).order_by(Organisation.name))
+    form.owner.choices = [("", "—"), *((o.code, o.name) for o in orgs)]
+    form.shelters.choices = [(s.code, f"{s.code} · {s.name}") for s in
+                             db.session.scalars(select(Shelter).order_by(Shelter.code))]
+    form.existing.choices = [("", _("No: record a new action")),
+                             *((str(a.id), a.title) for a in actions.list_actions(db.session)
+                               if a.status in OPEN_STATUSES)]
+    return form
+
+
+def _empty_shelter_alert(alert_id: str | None) -> Alert | None:
+    """The alert named by `?alert=` or the form, when it is an open alert about an empty shelter."""
+    if not alert_id or not alert_id.isdigit():
+        return None
+    alert = db.session.get(Alert, int(alert_id))
+    if alert is None or alert.kind not in actions.EMPTY_SHELTER_ALERTS or alert.status == "resolved":
+        return None
+    return alert
+
+
+def _plan_page(form: ActionForm | None = None, status: int = 200, alert: Alert | None = None) -> tuple[str, int]:
+    now = utcnow()
+    records = actions.list_actions(db.session)
+    rows = [(record, actions.before_after(db.session, record, now), ActionStatusForm(
+        formdata=None, prefix=f"a{record.id}")) for record in records]
+    return render_template("reports/actions.html", rows=rows, form=_action_form(form), alert=alert,
+                           statuses=ACTION_STATUSES, alert_kinds=texts, days=actions.BEFORE_AFTER_DAYS), status
+
+
+@bp.get("/overview/actions")
+@roles_required(*permissions.OVERVIEW_ROLES)
+def action_plan() -> Any:
+    """The action plan: every action with its linked shelters before and after it, and a form for a new one
+    (`?alert=` to resolve an empty-shelter alert with it)."""
+    return _plan_page(alert=_empty_shelter_alert(request.args.get("alert")))
+
+
+@bp.post("/overview/actions")
+@roles_required(*permissions.OVERVIEW_ROLES)
+def create_action() -> Any:
+    form = _action_form(ActionForm())
+    alert = _empty_shelter_alert(request.form.get("alert"))
+    if not form.validate():
+        flash(_("The action was not recorded: check the highlighted fields."), "error")
+        return _plan_page(form, 422, alert)
+    try:
+        if alert is not None:
+            existing = form.existing.data
+            actions.resolve_alert_with_action(db.session, _user(), utcnow(), alert, form.resolution.data,
+                                              int(existing) if existing and existing.isdigit() else None,
+                                              form.values())
+        else:
+            actions.create_action(db.session, _user(), utcnow(), form.values())
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return _plan_page(form, error.status, alert)
+    flash(_("Action recorded.") if alert is None else _("Action recorded and the alert resolved."), "success")
+    return redirect(url_for("reports.action_plan"))
+
+
+@bp.post("/overview/actions/<int:action_id>/status")
+@roles_required(*permissions.OVERVIEW_ROLES)
+def action_status(action_id: int) -> Any:
+    record = db.session.get(Action, action_id)
+    if record is None:
+        abort(404)
+    form = ActionStatusForm(prefix=f"a{action_id}")
+    try:
+        if not form.validate():
+            raise Invalid(_("Choose a status."), fields={"status": "required"})
+        actions.update_action(db.session, _user(), utcnow(), record, {"status": form.status.data})
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return _plan_page(status=error.status)
+    flash(_("Action updated."), "success")
+    return redirect(url_for("reports.action_plan"))
+
+
+@bp.get("/overview/actions.csv")
+@roles_required(*permissions.OVERVIEW_ROLES)
+@fresh_login_required
+def actions_csv() -> Response:
+    """The action plan beside the overview's export: one row per action and linked shelter, with its figures
+    before and after."""
+    now = utcnow()
+    rows: list[list[Any]] = []
+    for record in actions.list_actions(db.session):
+        figures_of = {ba.shelter.code: ba for ba in actions.before_after(db.session, record, now)}
+        for code in [s.code for s in record.shelters] or [""]:
+            ba = figures_of.get(code)
+            before, after = (ba.before, ba.after) if ba else (None, None)
+            rows.append([record.id, record.title, record.owner.code, record.due_on.isoformat(), record.status,
+                         " ".join(str(a.id) for a in record.alerts), code,
+                         "" if before is None or before.utilisation is None else round(before.utilisation, 3),
+                         "" if after is None or after.utilisation is None else round(after.utilisation, 3),
+                         "" if before is None else before.chosen, "" if after is None else after.chosen,
+                         "" if before is None else before.admitted, "" if after is None else after.admitted])
+    return _csv("actions.csv", ["action", "title", "owner", "due_on", "status", "alerts", "shelter",
+                                "utilisation_before", "utilisation_after", "chosen_before", "chosen_after",
+                                "admitted_before", "admitted_after"], rows, "actions")
