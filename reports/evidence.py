@@ -209,7 +209,7 @@ def replays(session: Session, shelter: Shelter, period: Period) -> list[Replay]:
             trafficker_regions=frozenset(case.trafficker_regions),
             location=centres.get(where) if where else None, exclude=frozenset(row.exclude))
         best = next((e for e in row.top if e is not None and e.shelter != shelter.code), None)
-        out.append(Replay(profile, row.reasons, row.rank, best))
+        out.append(Replay(profile, row.reasons, row.rank, best, row.entry))
     return out
 
 

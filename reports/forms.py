@@ -7,7 +7,7 @@ from typing import Any
 from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from accounts.forms import Form
+from accounts.forms import Form, choices
 from i18n import lazy_gettext as _l
 from reports.actions import NOTE_MAX, TITLE_MAX
 from reports.models import ActionStatus
@@ -44,5 +44,5 @@ class ActionForm(Form):
 
 
 class ActionStatusForm(Form):
-    status = SelectField(_l("Status"), choices=[("", "—"), *ACTION_STATUSES.items()],
+    status = SelectField(_l("Status"), choices=choices([("", "—"), *ACTION_STATUSES.items()]),
                          validators=[InputRequired(), DataRequired(message=_l("Choose a status."))])

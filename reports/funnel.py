@@ -250,12 +250,13 @@ class Change:
 @dataclass(frozen=True)
 class Replay:
     """One stored request for the what-if: the victim as the engine saw them, the shelter's stored reasons
-    (None: it was suggested), its stored rank, and the best stored suggestion other than this shelter."""
+    (None: it was suggested), its stored rank and entry, and the best stored suggestion other than this shelter."""
 
     profile: engine.Profile
     reasons: tuple[tuple[str, Mapping[str, Any]], ...] | None
     rank: int | None
     best_other: Entry | None
+    entry: Entry | None = None
 
 
 @dataclass(frozen=True)
@@ -299,10 +300,11 @@ def what_if(candidate: engine.Candidate, change: Change, replays: Sequence[Repla
 
     Eligibility replays the stored reasons: a request becomes eligible when the change lifts every reason that
     excluded the shelter (a status, a trafficker region, a requester's exclusion or too few beds for the
-    children are not lifted by it). The changed shelter's score is the engine's `score_terms` for the victim
-    and the changed shelter (`candidate` carries the utilisation to score with); it ranks first when it beats
-    the best other stored suggestion, ties going to the lower code, as the engine orders them. No live state
-    changes: the stored rankings are read only.
+    children are not lifted by it). Where the shelter was suggested, its stored score moves by what the change
+    adds to the engine's `score_terms` (so no change, no move); where it was excluded, it scores the engine's
+    `score_terms` for the victim and the changed shelter (`candidate` carries the utilisation to score with).
+    It ranks first when it beats the best other stored suggestion, ties going to the lower code, as the engine
+    orders them. No live state changes: the stored rankings are read only.
     """
     changed = change.apply(candidate)
     eligible_before = eligible_after = first_before = first_after = 0
@@ -318,6 +320,9 @@ def what_if(candidate: engine.Candidate, change: Change, replays: Sequence[Repla
             continue
         eligible_after += 1
         score = sum(engine.score_terms(replay.profile, changed, weights, region_centres).values())
+        if was_eligible and replay.entry is not None:
+            score = replay.entry.score + score - sum(
+                engine.score_terms(replay.profile, candidate, weights, region_centres).values())
         best = replay.best_other
         if best is None or score > best.score or (score == best.score and changed.code < best.shelter):
             first_after += 1

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from accounts import audit
+from accounts.forms import choices
 from accounts.models import Organisation, User
 from accounts.permissions import roles_required
 from accounts.views import fresh_login_required
@@ -40,6 +41,7 @@ from i18n import lazy_gettext as _l
 from placement.services import Settings
 from placement.wording import reason_text
 from reports import actions, charts, evidence, identifications, labels, permissions, services
+from reports import demo as _demo  # noqa: F401  (registers the demo's evidence with shelters.demo)
 from reports.forms import ACTION_STATUSES, ActionForm, ActionStatusForm
 from reports.models import OPEN_STATUSES, Action
 from reports.words import Words
@@ -468,12 +470,12 @@ def shelter_funnel(code: str) -> Any:
 def _action_form(form: ActionForm | None = None) -> ActionForm:
     form = form or ActionForm(formdata=None)
     orgs = db.session.scalars(select(Organisation).order_by(Organisation.name))
-    form.owner.choices = [("", "—"), *((o.code, o.name) for o in orgs)]
-    form.shelters.choices = [(s.code, f"{s.code} · {s.name}") for s in
-                             db.session.scalars(select(Shelter).order_by(Shelter.code))]
-    form.existing.choices = [("", _("No: record a new action")),
-                             *((str(a.id), a.title) for a in actions.list_actions(db.session)
-                               if a.status in OPEN_STATUSES)]
+    form.owner.choices = choices([("", "—"), *((o.code, o.name) for o in orgs)])
+    form.shelters.choices = choices((s.code, f"{s.code} · {s.name}") for s in
+                                    db.session.scalars(select(Shelter).order_by(Shelter.code)))
+    form.existing.choices = choices([("", _("No: record a new action")),
+                                     *((str(a.id), a.title) for a in actions.list_actions(db.session)
+                                       if a.status in OPEN_STATUSES)])
     return form
 
 

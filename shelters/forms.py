@@ -301,7 +301,7 @@ class CaseForm(Form):
                                    filters=[_strip], description=_l("Within the organisation, e.g. border police "
                                                                     "at the airport"))
     identification_method = SelectField(_l("How the victim was identified"),
-                                        choices=[("", _l("Not recorded")), *_labelled(IDENTIFICATION_METHODS)],
+                                        choices=choices([("", _l("Not recorded")), *IDENTIFICATION_METHODS.items()]),
                                         default="")
     identifying_details = TextAreaField(
         _l("Identifying details (optional)"), validators=[Optional(), Length(max=2000)], filters=[_strip],

@@ -175,7 +175,9 @@ def _replays(shelter: engine.Candidate, weights: engine.Weights) -> list[Replay]
         best = next((Entry(s["shelter"], s["score"], s["terms"]) for s in suggestions
                      if s["shelter"] != shelter.code), None)
         reasons = tuple(zip(mine["codes"], mine["values"])) if mine else None
-        replays.append(Replay(profile, reasons, rank, best))
+        entry = next((Entry(s["shelter"], s["score"], s["terms"]) for s in suggestions
+                      if s["shelter"] == shelter.code), None)
+        replays.append(Replay(profile, reasons, rank, best, entry))
     return replays
 
 
