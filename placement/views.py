@@ -37,7 +37,7 @@ from extensions import db
 from i18n import lazy_gettext as _l
 from i18n import lazy_pgettext
 from placement import permissions, services
-from placement.api import placement_json
+from placement.serialisation import placement_json
 from placement.engine import DISTANCE_BANDS, TERMS
 from placement.forms import (
     BACK_TO_BOARD,
@@ -184,11 +184,8 @@ def new() -> Any:
         req = services.create_request(db.session, user, now, subject, _settings(), urgency=form.urgency.data,
                                       region=region, exclude=form.exclude.data or [])
         db.session.commit()
-    except DomainError as error:
-        db.session.rollback()  # neither the case nor the request is kept
-        form.refuse(error)
-        flash(str(error.message), "error")
-        return _new_page(form, case, error.status)
+    except DomainError as error:  # neither the case nor the request is kept
+        return _new_page(form, case, form.refused(error))
     found = len(req.suggestions)
     flash(ngettext("Request for case %(code)s sent: %(num)d shelter fits.",
                    "Request for case %(code)s sent: %(num)d shelters fit.", found, code=req.case.code),
@@ -292,10 +289,8 @@ def _act(request_id: int, *, owner: bool, form: Form, slot: str | None, action: 
         message = action(user, req, form)
         db.session.commit()
     except DomainError as error:
-        db.session.rollback()
-        form.refuse(error)
-        flash(refusal_text(error, form.shelter.data if isinstance(form, ReserveForm) else None), "error")
-        return _detail(req, status=error.status, **shown)
+        status = form.refused(error, refusal_text(error, form.shelter.data if isinstance(form, ReserveForm) else None))
+        return _detail(req, status=status, **shown)
     flash(message, "success")
     # A manager who rejected a request may read it no more: back to their board.
     back_to_board = isinstance(form, DecisionForm) and form.back.data == BACK_TO_BOARD

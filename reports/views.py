@@ -524,9 +524,7 @@ def create_action() -> Any:
             actions.create_action(db.session, _user(), utcnow(), form.values())
         db.session.commit()
     except DomainError as error:
-        db.session.rollback()
-        flash(str(error.message), "error")
-        return _plan_page(form, error.status, alert)
+        return _plan_page(form, form.refused(error), alert)
     flash(_("Action recorded.") if alert is None else _("Action recorded and the alert resolved."), "success")
     return redirect(url_for("reports.action_plan"))
 
