@@ -2,9 +2,9 @@
 
 For one shelter and a period, each placement request made in it gives what its stored ranking said of the
 shelter, what happened to it (its events), the victim's reason for declining and the stay it opened there. The
-shelter's entry is picked out of each stored ranking by the database (SQLite's json_each, PostgreSQL's
-jsonb_array_elements), so a ranking of 1,000 shelters is never decoded in Python to read one of them. A fixed
-number of queries, whatever the number of requests.
+shelter's entry is picked out of each stored ranking's JSON text (`find_entry`), so a ranking of 1,000
+shelters is never decoded whole to read one of them. A fixed number of queries, whatever the number of
+requests.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import String, bindparam, select, text
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
-from database import UTCDateTime
 from placement import engine
 from placement.geography import region_centres
 from placement.models import PlacementEvent, PlacementRequest
@@ -76,29 +75,6 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _ranking_columns(session: Session) -> tuple[str, str, str, str]:
-    """(this shelter's exclusion, its 0-based rank, its suggestion, the first three suggestions) as SQL reading
-    `:shelter_code` out of each stored ranking of `pr` (placement_requests)."""
-    if session.get_bind().dialect.name == "postgresql":
-        excl = ("(SELECT e FROM jsonb_array_elements(pr.excluded) AS e "
-                "WHERE e->>'shelter' = :shelter_code LIMIT 1)")
-        ranked = ("(SELECT (t.o - 1)::int FROM jsonb_array_elements(pr.suggestions) "
-                  "WITH ORDINALITY AS t(e, o) WHERE t.e->>'shelter' = :shelter_code LIMIT 1)")
-        entry = ("(SELECT e FROM jsonb_array_elements(pr.suggestions) AS e "
-                 "WHERE e->>'shelter' = :shelter_code LIMIT 1)")
-        first = "jsonb_path_query_array(pr.suggestions, '$[0 to 2]')"
-    else:
-        excl = ("(SELECT e.value FROM json_each(pr.excluded) AS e "
-                "WHERE json_extract(e.value, '$.shelter') = :shelter_code LIMIT 1)")
-        ranked = ("(SELECT CAST(e.key AS INTEGER) FROM json_each(pr.suggestions) AS e "
-                  "WHERE json_extract(e.value, '$.shelter') = :shelter_code LIMIT 1)")
-        entry = ("(SELECT e.value FROM json_each(pr.suggestions) AS e "
-                 "WHERE json_extract(e.value, '$.shelter') = :shelter_code LIMIT 1)")
-        # json_extract with several paths answers a JSON array of their values
-        first = "json_extract(pr.suggestions, '$[0]', '$[1]', '$[2]')"
-    return excl, ranked, entry, first
-
-
 def _entry(value: Any) -> Entry | None:
     value = _json(value)
     if not isinstance(value, dict):
@@ -129,22 +105,61 @@ class _Row:
     decline_reason: str | None
 
 
+_DECODER = json.JSONDecoder()
+
+
+def find_entry(stored: str, code: str) -> tuple[dict[str, Any] | None, int | None]:
+    """(the object of shelter `code` in a stored ranking list as JSON text, its index in the list), or
+    (None, None): found by its `"shelter"` member in the text and decoded alone, so a ranking of 1,000
+    shelters is not decoded to read one. Any key order and spacing (SQLite keeps the text as written,
+    PostgreSQL's jsonb writes its own order); a string value never holds the member's unescaped quotes."""
+    value = json.dumps(code)
+    for needle in (f'"shelter":{value}', f'"shelter": {value}'):
+        at = stored.find(needle)
+        while at != -1:
+            if stored[at + len(needle):at + len(needle) + 1] in (",", "}"):
+                start = stored.rfind("{", 0, at)
+                while start != -1:
+                    try:
+                        found, stop = _DECODER.raw_decode(stored, start)
+                    except ValueError:
+                        found, stop = None, start
+                    if isinstance(found, dict) and found.get("shelter") == code and stop > at:
+                        return found, stored.count('"shelter"', 0, at)
+                    start = stored.rfind("{", 0, start)
+            at = stored.find(needle, at + 1)
+    return None, None
+
+
+def first_entries(stored: str, count: int) -> list[dict[str, Any]]:
+    """The first `count` objects of a stored ranking list as JSON text, decoded alone."""
+    out: list[dict[str, Any]] = []
+    at = stored.find("{")
+    while at != -1 and len(out) < count:
+        found, stop = _DECODER.raw_decode(stored, at)
+        out.append(found)
+        at = stored.find("{", stop) if stored[stop:stop + 3].lstrip(", ").startswith("{") else -1
+    return out
+
+
 def _rows(session: Session, shelter: Shelter, period: Period) -> list[_Row]:
-    excl, ranked, entry, top = _ranking_columns(session)
-    query = text(
-        f"SELECT pr.id, pr.created_at, {excl} AS excl, {ranked} AS ranked, {entry} AS entry, {top} AS top, "
-        "pr.case_id, pr.region, pr.exclude, pr.status, pr.reason FROM placement_requests AS pr "
-        "WHERE pr.created_at >= :start AND pr.created_at < :end ORDER BY pr.id"
-    ).bindparams(bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime()),
-                 bindparam("shelter_code", type_=String())).columns(created_at=UTCDateTime())
+    """The period's requests with what their stored rankings say of `shelter`. Each ranking is read as its
+    JSON text and only the shelter's own entry and the first three suggestions are decoded (`find_entry`):
+    at 1,000 shelters, the database's JSON functions walking every element cost seconds per thousand
+    requests (docs/performance.md)."""
+    query = (select(PlacementRequest.id, PlacementRequest.created_at, cast(PlacementRequest.excluded, Text),
+                    cast(PlacementRequest.suggestions, Text), PlacementRequest.case_id, PlacementRequest.region,
+                    PlacementRequest.exclude, PlacementRequest.status, PlacementRequest.reason)
+             .where(PlacementRequest.created_at >= period.start_at, PlacementRequest.created_at < period.end_at)
+             .order_by(PlacementRequest.id))
     rows = []
-    params = {"start": period.start_at, "end": period.end_at, "shelter_code": shelter.code}
-    for chunk in session.execute(query, params).partitions(_CHUNK):
-        for rid, created, ex, rank, en, first, case_id, region, exclude, status, reason in chunk:
-            firsts = _json(first) or []
-            rows.append(_Row(rid, created, _reasons(ex), None if rank is None else int(rank), _entry(en),
-                             tuple(_entry(f) for f in firsts), case_id, region, list(_json(exclude) or []),
-                             reason if status == "declined" else None))
+    for chunk in session.execute(query).partitions(_CHUNK):
+        for rid, created, excluded, suggestions, case_id, region, exclude, status, reason in chunk:
+            mine, _ = find_entry(excluded or "", shelter.code)
+            entry, rank = find_entry(suggestions or "", shelter.code)
+            rows.append(_Row(rid, created, _reasons(mine), rank, _entry(entry),
+                             tuple(_entry(f) for f in first_entries(suggestions or "", 3)), case_id, region,
+                             list(_json(exclude) or []), reason if status == "declined" else None))
     return rows
 
 

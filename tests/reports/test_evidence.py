@@ -105,3 +105,18 @@ def test_the_page_shows_every_number_in_the_readers_language(world, client, page
     assert "Fear of the traffickers" in text and "no bed for the child" in text
     assert client.get("/overview/shelters/S/funnel?from=2026-05-31&to=2026-05-01").status_code == 400
     assert client.get("/overview/shelters/NOPE/funnel").status_code == 404
+
+
+def test_an_entry_is_found_in_any_key_order_and_spacing():
+    import json
+
+    exclusions = [{"codes": ["sex"], "reasons": ["does not take men"], "shelter": "A", "values": [{"sex": "male"}]},
+                  {"shelter": "AB", "codes": [], "reasons": [], "values": []},
+                  {"codes": ["service"], "values": [{"service": "legal"}], "reasons": ["no legal aid"],
+                   "shelter": "B"}]
+    for text in (json.dumps(exclusions, separators=(",", ":"), sort_keys=True), json.dumps(exclusions)):
+        assert evidence.find_entry(text, "B") == (exclusions[2], 2)
+        assert evidence.find_entry(text, "A") == (exclusions[0], 0)
+        assert evidence.find_entry(text, "C") == (None, None)
+        assert evidence.first_entries(text, 2) == exclusions[:2]
+    assert evidence.find_entry("[]", "A") == (None, None) and evidence.first_entries("[]", 3) == []
