@@ -114,7 +114,12 @@ def find_entry(stored: str, code: str) -> tuple[dict[str, Any] | None, int | Non
     shelters is not decoded to read one. Any key order and spacing (SQLite keeps the text as written,
     PostgreSQL's jsonb writes its own order); a string value never holds the member's unescaped quotes."""
     value = json.dumps(code)
-    for needle in (f'"shelter":{value}', f'"shelter": {value}'):
+    first = stored.find('"shelter":')
+    if first == -1:
+        return None, None
+    # One spacing per text (as written, or as jsonb writes it): search only for the one this text uses.
+    spaced = stored[first + len('"shelter":'):first + len('"shelter":') + 1] == " "
+    for needle in ((f'"shelter": {value}',) if spaced else (f'"shelter":{value}',)):
         at = stored.find(needle)
         while at != -1:
             if stored[at + len(needle):at + len(needle) + 1] in (",", "}"):

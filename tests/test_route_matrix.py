@@ -97,6 +97,7 @@ ROUTES: dict[tuple[str, str], object] = {
     ("POST", "/overview/actions"): {S},
     ("GET", "/overview/actions.csv"): {S},  # then re-authentication
     ("POST", "/overview/actions/<int:action_id>/status"): owned({S}, {S}),
+    ("GET", "/api/v1/reports/shelters/<code>/funnel"): owned({S}, {S}),
     ("GET", "/figures"): {S, X},  # partners: suppressed aggregates only
     ("GET", "/stats"): {M},  # a manager's own shelters only (tests/reports/test_stats.py)
     ("GET", "/stats.csv"): {M},  # then re-authentication

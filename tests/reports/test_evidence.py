@@ -120,3 +120,20 @@ def test_an_entry_is_found_in_any_key_order_and_spacing():
         assert evidence.find_entry(text, "C") == (None, None)
         assert evidence.first_entries(text, 2) == exclusions[:2]
     assert evidence.find_entry("[]", "A") == (None, None) and evidence.first_entries("[]", 3) == []
+
+
+def test_the_api_answers_the_same_funnel(world, api_as, make):
+    make._now = None  # tokens are checked against the real clock
+    api = api_as(make.user("secretariat"))
+    body = api.get("/reports/shelters/S/funnel?from=2026-05-01&to=2026-05-31").get_json()
+    assert body["steps"] == {"made": 7, "eligible": 5, "top3": 5, "chosen": 4, "accepted": 2, "admitted": 2,
+                             "stayed": 1}
+    assert body["exclusions"][0] == {"code": "sex", "values": {"sex": "male", "minor": False}, "requests": 2,
+                                     "only_reason": 1}
+    assert body["leaks"]["declined"] == {"fear_of_traffickers": 1}
+    assert body["period"] == {"from": "2026-05-01", "to": "2026-05-31"}
+    refused = api.get("/reports/shelters/S/funnel?from=yesterday")
+    assert refused.status_code == 422 and "from" in refused.get_json()["error"]["fields"]
+    assert api.get("/reports/shelters/NOPE/funnel").status_code == 404
+    police = api_as(make.user("police"))
+    assert police.get("/reports/shelters/S/funnel").status_code == 403
