@@ -406,7 +406,7 @@ def _report_links() -> dict[str, Any]:
 FUNNEL_STEPS = {
     "made": _l("Requests made"), "eligible": _l("Shelter eligible"), "top3": _l("Suggested in the top 3"),
     "chosen": _l("Chosen (bed reserved)"), "accepted": _l("Accepted by the shelter"),
-    "admitted": _l("Admitted"), "stayed": _l("Stayed beyond 7 days"),
+    "admitted": _l("Admitted to the shelter"), "stayed": _l("Stayed beyond 7 days"),
 }
 DECIDING_TERMS = {
     "distance": _l("Distance"), "language": _l("Shared language"), "services": _l("Extra services"),
