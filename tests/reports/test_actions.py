@@ -102,3 +102,19 @@ def test_the_plan_page_records_an_action_and_shows_it(app, make, client, pages):
     refused = pages.post("/overview/actions", {"title": "", "owner": org.code, "due_on": "2026-12-31"},
                          from_page="/overview/actions")
     assert refused.status_code == 422
+
+
+def test_the_plan_is_exported_beside_the_overview_and_the_export_is_audited(app, make, client, pages):
+    make.shelter("S", capacity=2)
+    org = make.org(name="Border Police")
+    sec = make.user("secretariat", username="sec-export")
+    actions.create_action(db.session, sec, make.now(), {"title": "=cmd|' /C calc'!A0", "owner": org.code,
+                                                        "due_on": "2026-12-31", "shelters": ["S"]})
+    db.session.commit()
+    pages.login("sec-export")
+    assert 'href="/overview/actions.csv"' in client.get("/overview").get_data(as_text=True)
+    lines = client.get("/overview/actions.csv").get_data(as_text=True).splitlines()
+    assert lines[0].startswith("action,title,owner,due_on,status,alerts,shelter,utilisation_before")
+    assert ",'=cmd" in lines[1] and ",S," in lines[1]  # a formula is made inert
+    exported = db.session.scalars(select(AuditEvent.object_id).where(AuditEvent.action == "report.export")).all()
+    assert exported == ["actions"]
