@@ -130,9 +130,10 @@ def downgrade():
     op.drop_table('action_shelters')
     op.drop_index(op.f('ix_actions_owner_org_id'), table_name='actions')
     op.drop_table('actions')
-    with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.drop_column('identification_method')
-        batch_op.drop_column('identifying_unit')
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+ as well): a batch copy of `cases` would drop the table
+    # that stays and requests point at, which SQLite's enforced foreign keys refuse once there is data.
+    op.drop_column('cases', 'identification_method')
+    op.drop_column('cases', 'identifying_unit')
     conn = op.get_bind()
     for request_id, excluded in conn.execute(sa.select(requests_t.c.id, requests_t.c.excluded)).all():
         if isinstance(excluded, str):
