@@ -12,7 +12,6 @@ from database import utcnow
 from errors import NotAllowed
 from extensions import db
 from placement import permissions, schemas, services
-from placement.models import PlacementRequest
 from placement.serialisation import placement_json
 from rest import api_blueprint
 from shelters import permissions as shelter_permissions
