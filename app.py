@@ -121,12 +121,13 @@ def _register_api(app: Flask) -> None:
     from alerts.api import blp as alerts_api
     from idempotency import IdempotencyKeyPlugin
     from placement.api import blp as placement_api
+    from reports.api import blp as reports_api
     from rest import api
     from shelters.api import blp as shelters_api
 
     api.init_app(app, spec_kwargs={"security": [{"bearerAuth": []}], "extra_plugins": [IdempotencyKeyPlugin()]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for blp in (shelters_api, placement_api, accounts_api, alerts_api):
+    for blp in (shelters_api, placement_api, accounts_api, alerts_api, reports_api):
         api.register_blueprint(blp)
         csrf.exempt(blp)  # bearer tokens, never cookies: nothing for a forged form to ride on
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from flask import flash
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -19,6 +20,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Opt
 import i18n
 from accounts.models import OrganisationKind, Role
 from errors import DomainError
+from extensions import db
 from i18n import lazy_gettext as _l
 
 try:
@@ -73,6 +75,15 @@ class Form(FlaskForm):
                 field.errors = [*field.errors, error.message]
                 found = True
         return found
+
+    def refused(self, error: DomainError, message: str | None = None) -> int:
+        """A page handler's answer to a service's refusal, in one place: nothing the handler wrote is kept
+        (rollback), the refusal is shown beside the fields it names and flashed (`message`, or its own), and
+        its status is returned for the page shown again."""
+        db.session.rollback()
+        self.refuse(error)
+        flash(message or str(error.message), "error")
+        return error.status
 
 
 class LoginForm(Form):

@@ -6,8 +6,8 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("generate", "batch", "suggest", "alerts", "pages", "http")
-SUITE = ("batch", "suggest", "alerts", "pages", "http")
+BENCHMARKS = ("generate", "batch", "suggest", "alerts", "pages", "http", "funnel")
+SUITE = ("batch", "suggest", "alerts", "pages", "http", "funnel")
 
 
 def main(argv: list[str]) -> int:

@@ -137,10 +137,19 @@ class Weights:
 
 @dataclass(frozen=True)
 class Reason:
-    """Why a shelter is excluded: `code` for machines, `message` in plain words."""
+    """Why a shelter is excluded: `code` for machines, `message` in plain English words (the API's), and
+    `values`, the figures and words the message quotes, so a page words the reason in its own language from
+    the code and the values without reading the English (`placement.wording.reason_text`).
+
+    Values by code: status {"status"}; no_free_beds {"free", "needed"} and, when every usable bed is taken,
+    {"taken", "usable"}; sex {"sex", "minor"}; age {"group": the victim's, 'minors' | 'adults'}; children
+    {"capacity", "needed"}; service {"service"}; security {"level", "needed"}; trafficker_region and
+    excluded {}.
+    """
 
     code: str  # 'status' | 'no_free_beds' | 'sex' | 'age' | 'children' | 'service' | 'trafficker_region' | ...
     message: str
+    values: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -204,7 +213,8 @@ class Ranking:
     def as_json(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The ranking as JSON values, as a request stores and shows it: the suggestions
         `[{"shelter", "score", "terms": {name: points}}]` best first, and the exclusions
-        `[{"shelter", "reasons": [message, ...], "codes": [code, ...]}]` in code order.
+        `[{"shelter", "reasons": [message, ...], "codes": [code, ...], "values": [{name: value}, ...]}]` in code
+        order (one values mapping per reason, beside its code).
 
         Made from the columns without a `Suggestion` or `Exclusion` per shelter; exclusions whose
         reasons read the same share their two lists (thousands of shelters, a few hundred kinds of
@@ -214,7 +224,8 @@ class Ranking:
             return self._columns.as_json()
         suggestions = [{"shelter": s.shelter, "score": s.score, "terms": dict(s.terms)} for s in self.suggestions]
         excluded = [{"shelter": e.shelter, "reasons": [r.message for r in e.reasons],
-                     "codes": [r.code for r in e.reasons]} for e in self.excluded]
+                     "codes": [r.code for r in e.reasons], "values": [dict(r.values) for r in e.reasons]}
+                    for e in self.excluded]
         return suggestions, excluded
 
     def as_json_text(self) -> tuple[str, str]:
@@ -291,41 +302,45 @@ def hard_reasons(profile: Profile, candidate: Candidate) -> tuple[Reason, ...]:
     """
     reasons: list[Reason] = []
     if candidate.status != "open":
-        reasons.append(Reason("status", candidate.status))
+        reasons.append(Reason("status", candidate.status, {"status": candidate.status}))
 
     needed = beds_needed(profile)
     free = candidate.free_beds
     if free < needed:
+        values: dict[str, Any] = {"free": free, "needed": needed}
         if free > 0:
             message = f"not enough free beds: {free} free, {needed} needed"
         elif candidate.usable <= 0:
             message = "no free bed: no usable beds"
         else:
             message = f"no free bed: {candidate.occupied + candidate.held} of {candidate.usable} taken"
-        reasons.append(Reason("no_free_beds", message))
+            values.update(taken=candidate.occupied + candidate.held, usable=candidate.usable)
+        reasons.append(Reason("no_free_beds", message, values))
 
     if profile.sex not in candidate.sexes:
         people = _PEOPLE.get((profile.sex, profile.minor), profile.sex)
-        reasons.append(Reason("sex", f"does not take {people}"))
+        reasons.append(Reason("sex", f"does not take {people}", {"sex": profile.sex, "minor": profile.minor}))
 
     if profile.minor and candidate.ages not in ("minors", "all"):
-        reasons.append(Reason("age", "does not take minors"))
+        reasons.append(Reason("age", "does not take minors", {"group": "minors"}))
     elif not profile.minor and candidate.ages not in ("adults", "all"):
-        reasons.append(Reason("age", "does not take adults"))
+        reasons.append(Reason("age", "does not take adults", {"group": "adults"}))
 
     if profile.children > candidate.children_capacity:
         capacity = max(0, candidate.children_capacity)
         beds = "no beds" if capacity == 0 else "only " + _plural(capacity, "bed")
-        reasons.append(Reason("children", f"{beds} for accompanying children, {profile.children} needed"))
+        reasons.append(Reason("children", f"{beds} for accompanying children, {profile.children} needed",
+                              {"capacity": capacity, "needed": profile.children}))
 
     for service in sorted(profile.needs - candidate.services):
-        reasons.append(Reason("service", _missing_service_message(service)))
+        reasons.append(Reason("service", _missing_service_message(service), {"service": service}))
 
     if candidate.region in profile.trafficker_regions:
         reasons.append(Reason("trafficker_region", "in a region linked to the traffickers"))
 
     if profile.risk == "high" and candidate.security != "high":
-        reasons.append(Reason("security", f"security {candidate.security}, high risk needs high"))
+        reasons.append(Reason("security", f"security {candidate.security}, high risk needs high",
+                              {"level": candidate.security, "needed": "high"}))
 
     if candidate.code in profile.exclude:
         reasons.append(Reason("excluded", "excluded by the requester"))
@@ -607,22 +622,25 @@ class _RankedColumns:
         codes = self._table.codes
         suggestions = [{"shelter": codes[row], "score": sum(points), "terms": dict(zip(TERMS, points))}
                        for row, points in zip(self._suggested.tolist(), self._terms.tolist())]
-        explained = [([r.message for r in reasons], [r.code for r in reasons]) for reasons in self._group_reasons]
-        excluded = [{"shelter": codes[row], "reasons": messages, "codes": reason_codes}
-                    for row, (messages, reason_codes) in zip(self._excluded.tolist(),
-                                                             map(explained.__getitem__, self._group_of_row.tolist()))]
+        explained = [([r.message for r in reasons], [r.code for r in reasons], [dict(r.values) for r in reasons])
+                     for reasons in self._group_reasons]
+        excluded = [{"shelter": codes[row], "reasons": messages, "codes": reason_codes, "values": values}
+                    for row, (messages, reason_codes, values) in zip(
+                        self._excluded.tolist(), map(explained.__getitem__, self._group_of_row.tolist()))]
         return suggestions, excluded
 
     def as_json_text(self) -> tuple[str, str]:
         codes = self._table.codes
         suggestions = [{"shelter": codes[row], "score": sum(points), "terms": dict(zip(TERMS, points))}
                        for row, points in zip(self._suggested.tolist(), self._terms.tolist())]
-        # {"codes":[...],"reasons":[...],"shelter":"CODE"}: keys sorted as the encoder sorts them.
+        # {"codes":[...],"reasons":[...],"shelter":"CODE","values":[...]}: keys sorted as the encoder sorts them.
         openings = [f'{{"codes":{_dumps([r.code for r in reasons])},"reasons":{_dumps([r.message for r in reasons])},'
                     f'"shelter":' for reasons in self._group_reasons]
+        closings = [f',"values":{_dumps([dict(r.values) for r in reasons])}}}' for reasons in self._group_reasons]
+        groups = self._group_of_row.tolist()
         excluded = ",".join(
-            [opening + _encode_string(codes[row]) + "}"
-             for row, opening in zip(self._excluded.tolist(), map(openings.__getitem__, self._group_of_row.tolist()))])
+            [openings[group] + _encode_string(codes[row]) + closings[group]
+             for row, group in zip(self._excluded.tolist(), groups)])
         return _dumps(suggestions), f"[{excluded}]"
 
     def banded_suggestions_text(self, weight: int) -> str:

@@ -48,8 +48,11 @@ class SuggestionOut(Schema):
 
 class ExclusionOut(Schema):
     shelter = fields.String()
-    reasons = fields.List(fields.String())
-    codes = fields.List(fields.String())
+    reasons = fields.List(fields.String(), metadata={"description": "each reason in English"})
+    codes = fields.List(fields.String(), metadata={"description": "each reason's code, in the order of `reasons`"})
+    values = fields.List(fields.Dict(keys=fields.String()), metadata={
+        "description": "each reason's values (the figures and words its English quotes), in the order of `codes`; "
+                       "absent for a request stored before the values were kept"})
 
 
 class EventOut(Schema):

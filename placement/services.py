@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, literal, select
+from sqlalchemy import ColumnElement, Text, cast, exists, literal, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,6 +27,7 @@ from i18n import lazy_gettext as _l
 from placement import batch, engine
 from placement.geography import region_centres
 from placement.models import (
+    ACTIVE,
     DECLINE_REASONS,
     HOLDING,
     WAITING,
@@ -35,7 +36,7 @@ from placement.models import (
     RequestStatus,
     Urgency,
 )
-from shelters import figures
+from shelters import figures, retention
 from shelters import services as shelter_services
 from shelters.models import Case, CaseStatus, Reservation, Shelter, Stay
 
@@ -357,7 +358,8 @@ def reserve(session: Session, actor: User, now: datetime, request: PlacementRequ
         raise Conflict(_l("%(shelter)s does not fit this case: %(reasons)s", shelter=shelter.code,
                           reasons="; ".join(r.message for r in reasons)),
                        code="not_eligible", fields={"shelter": "not eligible"},
-                       details={"reasons": [r.message for r in reasons]})
+                       details={"reasons": [r.message for r in reasons], "codes": [r.code for r in reasons],
+                                "values": [dict(r.values) for r in reasons]})
     hold = shelter_services.hold_beds(session, actor, now, shelter, engine.beds_needed(victim), now + settings.hold,
                                       case=request.case)
     request.shelter = shelter
@@ -461,6 +463,16 @@ def _on_admission(session: Session, actor: User | None, now: datetime, stay: Sta
 
 if _on_admission not in shelter_services.ADMISSION_LISTENERS:
     shelter_services.ADMISSION_LISTENERS.append(_on_admission)
+
+
+def _requests_hold_case(cutoff: datetime) -> ColumnElement[bool]:
+    """A case with a live placement request, or one changed since `cutoff`, is not anonymised yet."""
+    return exists().where(PlacementRequest.case_id == Case.id,
+                          or_(PlacementRequest.status.in_(ACTIVE), PlacementRequest.updated_at >= cutoff))
+
+
+if _requests_hold_case not in retention.CASE_HOLDS:
+    retention.CASE_HOLDS.append(_requests_hold_case)
 
 
 # --- batch -------------------------------------------------------------------------------------------------

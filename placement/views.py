@@ -8,7 +8,6 @@ with its status, never a 500. Nothing here names a victim: case codes only.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -38,7 +37,7 @@ from extensions import db
 from i18n import lazy_gettext as _l
 from i18n import lazy_pgettext
 from placement import permissions, services
-from placement.api import placement_json
+from placement.serialisation import placement_json
 from placement.engine import DISTANCE_BANDS, TERMS
 from placement.forms import (
     BACK_TO_BOARD,
@@ -53,10 +52,10 @@ from placement.forms import (
     RejectForm,
     ReserveForm,
 )
+from placement.wording import exclusion_rows, reason_label, reason_text, stored_reasons
 from placement.models import HOLDING, WAITING, PlacementRequest, RequestStatus, Urgency
 from shelters import permissions as shelter_permissions
 from shelters import services as shelter_services
-from shelters.forms import SERVICE_LABELS
 from shelters.models import Case, Shelter
 from shelters.views import BOARD_PANELS
 
@@ -70,18 +69,6 @@ TERM_LABELS = {
     "services": _l("Extra services"),
     "utilisation": _l("Low utilisation"),
 }
-# How many shelters a hard constraint left out, in words: "3 shelters: no free bed".
-REASON_LABELS = {
-    "status": _l("not open"),
-    "no_free_beds": _l("no free bed"),
-    "sex": _l("do not take this sex"),
-    "age": _l("do not take this age"),
-    "children": _l("not enough beds for the accompanying children"),
-    "service": _l("a required service is missing"),
-    "trafficker_region": _l("in a region linked to the traffickers"),
-    "security": _l("security too low for the risk"),
-    "excluded": _l("left out by the requester"),
-}
 STATUS_LABELS = {
     RequestStatus.OPEN: _l("Open: choose a shelter"),
     RequestStatus.RESERVED: _l("Reserved: waiting for the shelter"),
@@ -93,101 +80,14 @@ STATUS_LABELS = {
     RequestStatus.CANCELLED: lazy_pgettext("request status", "Cancelled"),
 }
 
-# --- the engine's reasons in the reader's language ----------------------------------------------------------
-# placement.engine words each exclusion in English prose (its `Reason.message`, stored with the request) beside a
-# code. The page reads them here, in one place: each known wording of the engine, values kept, becomes the
-# translated sentence; a wording not known (the engine changed) falls back to the code's label.
-
-_FIXED_REASONS = {
-    "no free bed: no usable beds": _l("no free bed: no usable beds"),
-    "does not take women": _l("does not take women"),
-    "does not take men": _l("does not take men"),
-    "does not take girls": _l("does not take girls"),
-    "does not take boys": _l("does not take boys"),
-    "does not take minors": _l("does not take minors"),
-    "does not take adults": _l("does not take adults"),
-    "no psychological care": _l("no psychological care"),
-    "no medical care": _l("no medical care"),
-    "no legal aid": _l("no legal aid"),
-    "no interpretation": _l("no interpretation"),
-    "no vocational training": _l("no vocational training"),
-    "no disability access": _l("no disability access"),
-    "in a region linked to the traffickers": _l("in a region linked to the traffickers"),
-    "excluded by the requester": _l("excluded by the requester"),
-    # the shelter's status, for a shelter not open
-    "suspended": _l("suspended"),
-    "closed": _l("closed"),
-}
-_SECURITY_WORDS = {"standard": _l("standard"), "high": _l("high")}
-
-
-def _not_enough_beds(m: re.Match[str]) -> str:
-    return _("not enough free beds: %(free)s free, %(needed)s needed", free=m["free"], needed=m["needed"])
-
-
-def _all_taken(m: re.Match[str]) -> str:
-    return _("no free bed: %(taken)s of %(usable)s taken", taken=m["taken"], usable=m["usable"])
-
-
-def _children_beds(m: re.Match[str]) -> str:
-    if m["beds"] is None:
-        return _("no beds for accompanying children, %(needed)s needed", needed=m["needed"])
-    return ngettext("only %(num)d bed for accompanying children, %(needed)s needed",
-                    "only %(num)d beds for accompanying children, %(needed)s needed", int(m["beds"]),
-                    needed=m["needed"])
-
-
-def _security(m: re.Match[str]) -> str:
-    level = _SECURITY_WORDS.get(m["level"], m["level"])
-    return _("security %(level)s, high risk needs high", level=level)
-
-
-def _other_service(m: re.Match[str]) -> str:
-    service = m["service"]
-    label = str(SERVICE_LABELS.get(service.replace(" ", "_"), service)).lower()
-    return _("no %(service)s service", service=label)
-
-
-_PATTERN_REASONS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
-    (re.compile(r"not enough free beds: (?P<free>\d+) free, (?P<needed>\d+) needed"), _not_enough_beds),
-    (re.compile(r"no free bed: (?P<taken>\d+) of (?P<usable>\d+) taken"), _all_taken),
-    (re.compile(r"(?:no beds|only (?P<beds>\d+) beds?) for accompanying children, (?P<needed>\d+) needed"),
-     _children_beds),
-    (re.compile(r"security (?P<level>\w+), high risk needs high"), _security),
-    (re.compile(r"no (?P<service>[\w ]+) service"), _other_service),
-)
-
-
-def reason_text(message: str, code: str | None = None) -> str:
-    """One exclusion reason as the engine worded it, in the page's language."""
-    fixed = _FIXED_REASONS.get(message)
-    if fixed is not None:
-        return str(fixed)
-    for pattern, translate in _PATTERN_REASONS:
-        found = pattern.fullmatch(message)
-        if found:
-            return translate(found)
-    label = REASON_LABELS.get(code or "")
-    return str(label) if label is not None else message
-
-
-def exclusion_rows(excluded: Iterable[dict[str, Any]]) -> list[tuple[str, list[str]]]:
-    """(shelter code, its reasons in the page's language) for each shelter the engine left out."""
-    rows = []
-    for e in excluded:
-        reasons, codes = e.get("reasons", []), e.get("codes", [])
-        rows.append((e["shelter"], [reason_text(message, codes[i] if i < len(codes) else None)
-                                    for i, message in enumerate(reasons)]))
-    return rows
-
-
 def refusal_text(error: DomainError, shelter: str | None = None) -> str:
     """A service's refusal for the page; a shelter (`shelter`) that no longer fits gives its reasons in the page's
     language."""
-    reasons = error.details.get("reasons") if error.code == "not_eligible" else None
-    if reasons and shelter:
+    codes = error.details.get("codes") if error.code == "not_eligible" else None
+    if codes and shelter:
+        reasons = stored_reasons({"codes": codes, "values": error.details.get("values")})
         return _("%(shelter)s does not fit this case: %(reasons)s", shelter=shelter,
-                 reasons="; ".join(reason_text(r) for r in reasons))
+                 reasons="; ".join(reason_text(code, values) for code, values in reasons))
     return str(error.message)
 
 
@@ -284,11 +184,8 @@ def new() -> Any:
         req = services.create_request(db.session, user, now, subject, _settings(), urgency=form.urgency.data,
                                       region=region, exclude=form.exclude.data or [])
         db.session.commit()
-    except DomainError as error:
-        db.session.rollback()  # neither the case nor the request is kept
-        form.refuse(error)
-        flash(str(error.message), "error")
-        return _new_page(form, case, error.status)
+    except DomainError as error:  # neither the case nor the request is kept
+        return _new_page(form, case, form.refused(error))
     found = len(req.suggestions)
     flash(ngettext("Request for case %(code)s sent: %(num)d shelter fits.",
                    "Request for case %(code)s sent: %(num)d shelters fit.", found, code=req.case.code),
@@ -302,7 +199,7 @@ def new() -> Any:
 def why_empty(excluded: Iterable[dict[str, Any]]) -> list[tuple[str, int]]:
     """How many shelters each hard constraint left out (a shelter counted once per constraint), most first."""
     counts = Counter(code for e in excluded for code in set(e.get("codes", [])))
-    return [(str(REASON_LABELS.get(code, code.replace("_", " "))), n)
+    return [(reason_label(code), n)
             for code, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
 
 
@@ -392,10 +289,8 @@ def _act(request_id: int, *, owner: bool, form: Form, slot: str | None, action: 
         message = action(user, req, form)
         db.session.commit()
     except DomainError as error:
-        db.session.rollback()
-        form.refuse(error)
-        flash(refusal_text(error, form.shelter.data if isinstance(form, ReserveForm) else None), "error")
-        return _detail(req, status=error.status, **shown)
+        status = form.refused(error, refusal_text(error, form.shelter.data if isinstance(form, ReserveForm) else None))
+        return _detail(req, status=status, **shown)
     flash(message, "success")
     # A manager who rejected a request may read it no more: back to their board.
     back_to_board = isinstance(form, DecisionForm) and form.back.data == BACK_TO_BOARD

@@ -13,28 +13,37 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import quote as url_quote
 
 from babel.dates import format_skeleton
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from accounts import audit
-from accounts.models import User
+from accounts.forms import choices
+from accounts.models import Organisation, User
 from accounts.permissions import roles_required
 from accounts.views import fresh_login_required
 from alerts import texts
+from alerts.models import Alert
 from database import utcnow
+from errors import DomainError, Invalid
 from extensions import db
 from i18n import N_, format_day
 from i18n import lazy_gettext as _l
-from reports import charts, labels, permissions, services
+from placement.services import Settings
+from placement.wording import reason_text
+from reports import actions, charts, evidence, identifications, labels, permissions, services
+from reports import demo as _demo  # noqa: F401  (registers the demo's evidence with shelters.demo)
+from reports.forms import ACTION_STATUSES, ActionForm, ActionStatusForm
+from reports.models import OPEN_STATUSES, Action
 from reports.words import Words
 from shelters.models import Shelter
 from shelters.services import MIN_SHELTERS_PER_GROUP, OTHER_REGIONS
@@ -270,6 +279,40 @@ def trend_sections(t: services.Trends) -> list[dict[str, Any]]:
     ]
 
 
+IDENTIFICATION_METHODS = {"proactive_operation": _l("Proactive operation"), "referral": _l("Referral"),
+                          "self_report": _l("Self-report"), identifications.NOT_RECORDED: _l("Not recorded")}
+SHIFT_TITLES = {
+    "unit": _l("By identifying unit"), "method": _l("By how the victim was identified"),
+    "exploitation": _l("By form of exploitation"), "nationality": _l("By nationality"),
+    "quarter": _l("By quarter of the year"),
+}
+
+
+def _shift_label(dimension: str, key: str) -> str:
+    if dimension == "method":
+        return labels.label(IDENTIFICATION_METHODS, key)
+    if dimension == "exploitation":
+        return labels.label(labels.EXPLOITATION, key)
+    if dimension == "nationality":
+        return str(get_locale().territories.get(key, key))
+    if dimension == "quarter":
+        return _("Quarter %(quarter)s", quarter=key[1:])
+    return _("Not recorded") if key == identifications.NOT_RECORDED else key
+
+
+def identification_sections(now: Any) -> dict[str, Any]:
+    """Where the change in identifications comes from, in the page's language: the totals, the largest
+    contributors by identifying unit, and each dimension's shifts (label, before, after, change)."""
+    result = identifications.shifts(identifications.identified(db.session, now), now.date())
+    return {
+        "before": result.before, "after": result.after, "change": result.change,
+        "contributors": [(_shift_label(d, s.key), s.before, s.after) for d, s in result.contributors],
+        "tables": [{"id": f"shift-{d}", "title": SHIFT_TITLES[d],
+                    "rows": [(_shift_label(d, s.key), s.before, s.after, s.change) for s in result.by[d]]}
+                   for d in identifications.DIMENSIONS],
+    }
+
+
 def _quarter(label: str) -> str:
     """'2026 Q3' in the page's language."""
     year, q = label.split(" Q")
@@ -279,11 +322,12 @@ def _quarter(label: str) -> str:
 @bp.get("/overview/trends")
 @roles_required(*permissions.OVERVIEW_ROLES)
 def trends() -> Any:
-    t = services.trends(db.session, utcnow())
+    now = utcnow()
+    t = services.trends(db.session, now)
     sections = trend_sections(t)
     for s in sections:
         s["svg"] = charts.grouped_bar_chart(f"chart-{s['id']}", s["title"], s["rows"], s["series"])
-    return render_template("reports/trends.html", t=t, sections=sections)
+    return render_template("reports/trends.html", t=t, sections=sections, shifts=identification_sections(now))
 
 
 @bp.get("/overview/trends.csv")
@@ -355,3 +399,175 @@ if history_panel not in BOARD_PANELS:
 def _report_links() -> dict[str, Any]:
     return {"can_see_overview": permissions.can_see_overview, "can_see_figures": permissions.can_see_figures,
             "can_see_stats": permissions.can_see_stats}
+
+
+# --- why a shelter stands empty: its placement funnel, what stopped the rest, and what if it changed ------------
+
+FUNNEL_STEPS = {
+    "made": _l("Requests made"), "eligible": _l("Shelter eligible"), "top3": _l("Suggested in the top 3"),
+    "chosen": _l("Chosen (bed reserved)"), "accepted": _l("Accepted by the shelter"),
+    "admitted": _l("Admitted to the shelter"), "stayed": _l("Stayed beyond 7 days"),
+}
+DECIDING_TERMS = {
+    "distance": _l("Distance"), "language": _l("Shared language"), "services": _l("Extra services"),
+    "utilisation": _l("Low utilisation"), "officer_choice": _l("The officer's choice (it scored no more)"),
+}
+WHAT_IF_LABELS = {
+    "takes_men": _l("Takes men"), "takes_all_ages": _l("Takes adults and minors"),
+    "adds_interpretation": _l("Adds interpretation"), "high_security": _l("High security"),
+    "two_more_beds": _l("Two more beds"), "all_of_these": _l("All of these"),
+}
+
+
+def funnel_sections(funnel: Any) -> dict[str, Any]:
+    """The funnel's figures in the page's language: steps, exclusion tallies worded from code and values, and the
+    leaks after eligibility."""
+    return {
+        "steps": [(str(FUNNEL_STEPS[name]), n) for name, n in funnel.steps()],
+        "exclusions": [(reason_text(t.code, t.values), t.requests, t.only_reason) for t in funnel.exclusions],
+        "ranked_lower": [(str(DECIDING_TERMS.get(k, k)), n) for k, n in funnel.ranked_lower.items()],
+        "passed_over": [(str(DECIDING_TERMS.get(k, k)), n) for k, n in funnel.passed_over.items()],
+        "declined": [(labels.label(labels.DECLINE_REASON, k), n) for k, n in funnel.declined.items()],
+        "left_early": [(labels.label(labels.DISCHARGE_REASON, k), n) for k, n in funnel.left_early.items()],
+        "rejected": list(funnel.rejected.items()),
+    }
+
+
+@bp.get("/overview/shelters/<code>/funnel")
+@roles_required(*permissions.OVERVIEW_ROLES)
+def shelter_funnel(code: str) -> Any:
+    """Why a shelter stands empty, over a period (`?from=&to=`, ISO days, `to` inclusive; the last 365 days by
+    default): its placement funnel from the stored rankings and events, and the what-if replays."""
+    user, now = _user(), utcnow()
+    shelter = db.session.scalar(select(Shelter).where(Shelter.code == code))
+    if shelter is None:
+        abort(404)
+    try:
+        period = evidence.parse_period(request.args.get("from") or None, request.args.get("to") or None,
+                                       now.date())
+    except ValueError as exc:
+        field = str(exc)
+        message = _("Give the start as a day (YYYY-MM-DD).") if field == "from" else _(
+            "Give the end as a day (YYYY-MM-DD) on or after the start, at most ten years later.")
+        return render_template("reports/funnel.html", shelter=shelter, error=message, field=field,
+                               period=None), 400
+    funnel = evidence.funnel(db.session, shelter, period, now)
+    changes = evidence.what_ifs(db.session, shelter, period, Settings.from_config(current_app.config))
+    sections = funnel_sections(funnel)
+    chart = charts.grouped_bar_chart("chart-funnel", _("Placement funnel of %(code)s", code=shelter.code),
+                                     [(label, (n,)) for label, n in sections["steps"]], (_("Requests"),))
+    audit.record(db.session, actor=user, action="report.funnel_read", object_type="shelter", object_id=shelter.code,
+                 now=now, detail={"from": period.start.isoformat(), "to": period.end.isoformat()})
+    db.session.commit()
+    return render_template("reports/funnel.html", shelter=shelter, funnel=funnel, s=sections, chart=chart,
+                           period=period, last_day=period.end - timedelta(days=1), changes=changes,
+                           change_labels=WHAT_IF_LABELS, error=None, field=None)
+
+
+# --- the action plan ------------------------------------------------------------------------------------------
+
+
+def _action_form(form: ActionForm | None = None) -> ActionForm:
+    form = form or ActionForm(formdata=None)
+    orgs = db.session.scalars(select(Organisation).order_by(Organisation.name))
+    form.owner.choices = choices([("", "—"), *((o.code, o.name) for o in orgs)])
+    form.shelters.choices = choices((s.code, f"{s.code} · {s.name}") for s in
+                                    db.session.scalars(select(Shelter).order_by(Shelter.code)))
+    form.existing.choices = choices([("", _("No: record a new action")),
+                                     *((str(a.id), a.title) for a in actions.list_actions(db.session)
+                                       if a.status in OPEN_STATUSES)])
+    return form
+
+
+def _empty_shelter_alert(alert_id: str | None) -> Alert | None:
+    """The alert named by `?alert=` or the form, when it is an open alert about an empty shelter."""
+    if not alert_id or not alert_id.isdigit():
+        return None
+    alert = db.session.get(Alert, int(alert_id))
+    if alert is None or alert.kind not in actions.EMPTY_SHELTER_ALERTS or alert.status == "resolved":
+        return None
+    return alert
+
+
+def _plan_page(form: ActionForm | None = None, status: int = 200, alert: Alert | None = None) -> tuple[str, int]:
+    now = utcnow()
+    records = actions.list_actions(db.session)
+    rows = [(record, actions.before_after(db.session, record, now), ActionStatusForm(
+        formdata=None, prefix=f"a{record.id}")) for record in records]
+    return render_template("reports/actions.html", rows=rows, form=_action_form(form), alert=alert,
+                           statuses=ACTION_STATUSES, alert_kinds=texts, days=actions.BEFORE_AFTER_DAYS), status
+
+
+@bp.get("/overview/actions")
+@roles_required(*permissions.OVERVIEW_ROLES)
+def action_plan() -> Any:
+    """The action plan: every action with its linked shelters before and after it, and a form for a new one
+    (`?alert=` to resolve an empty-shelter alert with it)."""
+    return _plan_page(alert=_empty_shelter_alert(request.args.get("alert")))
+
+
+@bp.post("/overview/actions")
+@roles_required(*permissions.OVERVIEW_ROLES)
+def create_action() -> Any:
+    form = _action_form(ActionForm())
+    alert = _empty_shelter_alert(request.form.get("alert"))
+    if not form.validate():
+        flash(_("The action was not recorded: check the highlighted fields."), "error")
+        return _plan_page(form, 422, alert)
+    try:
+        if alert is not None:
+            existing = form.existing.data
+            actions.resolve_alert_with_action(db.session, _user(), utcnow(), alert, form.resolution.data,
+                                              int(existing) if existing and existing.isdigit() else None,
+                                              form.values())
+        else:
+            actions.create_action(db.session, _user(), utcnow(), form.values())
+        db.session.commit()
+    except DomainError as error:
+        return _plan_page(form, form.refused(error), alert)
+    flash(_("Action recorded.") if alert is None else _("Action recorded and the alert resolved."), "success")
+    return redirect(url_for("reports.action_plan"))
+
+
+@bp.post("/overview/actions/<int:action_id>/status")
+@roles_required(*permissions.OVERVIEW_ROLES)
+def action_status(action_id: int) -> Any:
+    record = db.session.get(Action, action_id)
+    if record is None:
+        abort(404)
+    form = ActionStatusForm(prefix=f"a{action_id}")
+    try:
+        if not form.validate():
+            raise Invalid(_("Choose a status."), fields={"status": "required"})
+        actions.update_action(db.session, _user(), utcnow(), record, {"status": form.status.data})
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return _plan_page(status=error.status)
+    flash(_("Action updated."), "success")
+    return redirect(url_for("reports.action_plan"))
+
+
+@bp.get("/overview/actions.csv")
+@roles_required(*permissions.OVERVIEW_ROLES)
+@fresh_login_required
+def actions_csv() -> Response:
+    """The action plan beside the overview's export: one row per action and linked shelter, with its figures
+    before and after."""
+    now = utcnow()
+    rows: list[list[Any]] = []
+    for record in actions.list_actions(db.session):
+        figures_of = {ba.shelter.code: ba for ba in actions.before_after(db.session, record, now)}
+        for code in [s.code for s in record.shelters] or [""]:
+            ba = figures_of.get(code)
+            before, after = (ba.before, ba.after) if ba else (None, None)
+            rows.append([record.id, record.title, record.owner.code, record.due_on.isoformat(), record.status,
+                         " ".join(str(a.id) for a in record.alerts), code,
+                         "" if before is None or before.utilisation is None else round(before.utilisation, 3),
+                         "" if after is None or after.utilisation is None else round(after.utilisation, 3),
+                         "" if before is None else before.chosen, "" if after is None else after.chosen,
+                         "" if before is None else before.admitted, "" if after is None else after.admitted])
+    return _csv("actions.csv", ["action", "title", "owner", "due_on", "status", "alerts", "shelter",
+                                "utilisation_before", "utilisation_after", "chosen_before", "chosen_after",
+                                "admitted_before", "admitted_after"], rows, "actions")

@@ -11,6 +11,7 @@ victims' profiles and the dates of stays. Cases carry case codes only.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -68,6 +69,22 @@ USERS = [
 ]
 DEMO_PASSWORD = "{}-demo-password"  # demo only: printed by `flask demo load`
 
+# Where within the organisations the victims were identified, and how: (unit, method, a year before, last 12 months).
+# ILLUSTRATIVE, chosen so that the airport's border police explain most of the cable's fall from 32 to 24.
+IDENTIFYING_UNITS = [
+    ("Border police, Prishtina airport", "proactive_operation", 11, 2),
+    ("Trafficking in Human Beings Section", "proactive_operation", 9, 9),
+    ("Immigration office", "referral", 5, 4),
+    ("NGO referral", "referral", 5, 7),
+    ("Self-referral", "self_report", 2, 2),
+]
+
+# What other domains add to the demo (shelters imports none of them): called at the end of `load` with the
+# session, `now` and the demo's users and shelters by name; and, before `reset` deletes cases and shelters,
+# what deletes the records they add.
+EXTENSIONS: list[Callable[[Session, datetime, dict[str, User], dict[str, Shelter]], None]] = []
+RESETTERS: list[Callable[[Session], None]] = []
+
 NATIONALITIES = ["MD", "AL", "RS", "UA", "BG", "RO", "XK", "XK", "XK"]
 LANGUAGE_OF = {"MD": ["ro", "ru"], "AL": ["sq"], "RS": ["sr"], "UA": ["uk", "ru"], "BG": ["bg"], "RO": ["ro"],
                "XK": ["sq"]}
@@ -105,6 +122,8 @@ def reset(session: Session) -> None:
         listed = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
         raise Conflict(f"the database holds data that is not the demo's ({listed}); "
                        "demo load --reset deletes demo databases only, and nothing was changed")
+    for resetter in RESETTERS:
+        resetter(session)
     for model in (Headcount, Reservation, Stay, CapacityChange, Case):
         session.execute(delete(model))
     session.execute(db.metadata.tables["shelter_managers"].delete())
@@ -161,6 +180,11 @@ def load(session: Session, now: datetime, seed: int = 2009) -> list[DemoLogin]:
     recent_days = sorted((rng.randrange(1, 365) for _ in range(24)), reverse=True)
     recent = [new_case(today - timedelta(days=d)) for d in recent_days]
 
+    for cases, column in ((older, 2), (recent, 3)):
+        units = [(unit, method) for unit, method, *counts in IDENTIFYING_UNITS for _ in range(counts[column - 2])]
+        for case, (unit, method) in zip(cases, units, strict=True):
+            case.identifying_unit, case.identification_method = unit, method
+
     # PVPT: 4 residents of 5 beds, admitted 40-200 days ago (adults, no accompanying children).
     for case in sorted(recent, key=lambda c: c.identified_on)[:4]:
         case.children = 0
@@ -192,5 +216,8 @@ def load(session: Session, now: datetime, seed: int = 2009) -> list[DemoLogin]:
     services.confirm_headcount(session, users["manager"], now - timedelta(hours=3), shelters["PVPT"], 4)
     services.confirm_headcount(session, None, now - timedelta(days=3, hours=2), shelters["ISF"], 0)
     services.confirm_headcount(session, None, now - timedelta(days=19), shelters["HAH"], 0)
+    session.flush()
+    for extend in EXTENSIONS:
+        extend(session, now, users, shelters)
     session.flush()
     return logins

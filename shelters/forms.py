@@ -87,6 +87,8 @@ SECURITY_LEVELS = {Security.STANDARD.value: _l("Standard"), Security.HIGH.value:
 SEXES = {Sex.FEMALE.value: _l("Female"), Sex.MALE.value: _l("Male")}
 AGE_BANDS = {Ages.ADULTS.value: _l("Adults"), Ages.MINORS.value: _l("Minors"), Ages.ALL.value: _l("Adults and minors")}
 RISKS = {Risk.LOW.value: _l("Low"), Risk.MEDIUM.value: _l("Medium"), Risk.HIGH.value: _l("High")}
+IDENTIFICATION_METHODS = {"proactive_operation": _l("Proactive operation"), "referral": _l("Referral"),
+                          "self_report": _l("Self-report")}
 CASE_STATUSES = {
     CaseStatus.IDENTIFIED.value: lazy_pgettext("case status", "Identified"),
     CaseStatus.AWAITING_PLACEMENT.value: lazy_pgettext("case status", "Awaiting placement"),
@@ -296,6 +298,12 @@ class CaseForm(Form):
     region = StringField(_l("Region where the victim is now"), validators=[Optional(), Length(max=64)],
                          filters=[_strip], render_kw={"list": "regions"})
     identified_on = DateField(_l("Identified on (leave empty for today)"), validators=[Optional()])
+    identifying_unit = StringField(_l("Identifying unit (optional)"), validators=[Optional(), Length(max=80)],
+                                   filters=[_strip], description=_l("Within the organisation, e.g. border police "
+                                                                    "at the airport"))
+    identification_method = SelectField(_l("How the victim was identified"),
+                                        choices=choices([("", _l("Not recorded")), *IDENTIFICATION_METHODS.items()]),
+                                        default="")
     identifying_details = TextAreaField(
         _l("Identifying details (optional)"), validators=[Optional(), Length(max=2000)], filters=[_strip],
         description=_l("Only if the secretariat must keep them, e.g. a document number. Never a name here or "
@@ -315,6 +323,8 @@ class CaseForm(Form):
             "trafficker_regions": self.trafficker_regions.data or [],
             "region": self.region.data or None,
             "identified_on": self.identified_on.data,
+            "identifying_unit": self.identifying_unit.data or None,
+            "identification_method": self.identification_method.data or None,
             "identifying_details": self.identifying_details.data or None,
         }
 

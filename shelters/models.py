@@ -57,6 +57,12 @@ class CaseStatus(enum.StrEnum):
     DISCHARGED = "discharged"
 
 
+class IdentificationMethod(enum.StrEnum):
+    PROACTIVE_OPERATION = "proactive_operation"
+    REFERRAL = "referral"
+    SELF_REPORT = "self_report"
+
+
 class DischargeReason(enum.StrEnum):
     REPATRIATED = "repatriated"
     REINTEGRATED = "reintegrated"
@@ -176,6 +182,10 @@ class Case(db.Model):
     region: Mapped[str | None] = mapped_column(String(64))
     identified_on: Mapped[date] = mapped_column(index=True)
     identified_by_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    # Where within the organisation the victim was identified ("border police, airport") and how (an
+    # IdentificationMethod): what the trends break a change in identifications down by.
+    identifying_unit: Mapped[str | None] = mapped_column(String(80))
+    identification_method: Mapped[str | None] = mapped_column(String(24))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[str] = mapped_column(String(24), default=CaseStatus.IDENTIFIED)
     resolution: Mapped[str | None] = mapped_column(String(24))

@@ -9,17 +9,23 @@ traffickers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import ColumnElement, Select, exists, or_, select
 from sqlalchemy.orm import Session
 
 from accounts import audit
-from placement.models import ACTIVE, PlacementRequest
 from shelters.models import Case, CaseStatus, Stay
 
 CLOSED = (CaseStatus.DISCHARGED, CaseStatus.DECLINED_SHELTER)
 BIRTH_YEAR_BAND = 5
+
+# What other domains still do with a case: each takes the cutoff and returns an SQL condition, correlated on
+# `Case.id`, that is true while the case must not be anonymised (placement registers its live or recently
+# changed requests). shelters imports no other domain; they register here, as admissions have
+# `shelters.services.ADMISSION_LISTENERS`.
+CASE_HOLDS: list[Callable[[datetime], ColumnElement[bool]]] = []
 
 
 def years_before(now: datetime, years: int) -> datetime:
@@ -31,17 +37,16 @@ def years_before(now: datetime, years: int) -> datetime:
 
 
 def due_for_anonymising(cutoff: datetime) -> Select[tuple[Case]]:
-    """Cases closed before `cutoff`: discharged or declined, with no open stay or live request, and
-    nothing happening to them (identification, a discharge, a request's last change) since."""
+    """Cases closed before `cutoff`: discharged or declined, with no open stay and nothing happening to them
+    (identification, a discharge) since, and held by none of `CASE_HOLDS` (a live request, or a request's last
+    change since the cutoff)."""
     recent_stay = exists().where(Stay.case_id == Case.id,
                                  or_(Stay.discharged_at.is_(None), Stay.discharged_at >= cutoff))
-    live_or_recent_request = exists().where(
-        PlacementRequest.case_id == Case.id,
-        or_(PlacementRequest.status.in_(ACTIVE), PlacementRequest.updated_at >= cutoff))
+    held = [~hold(cutoff) for hold in CASE_HOLDS]
     return (
         select(Case)
         .where(Case.anonymised.is_(False), Case.status.in_(CLOSED), Case.identified_on < cutoff.date(),
-               ~recent_stay, ~live_or_recent_request)
+               ~recent_stay, *held)
         .order_by(Case.id)
     )
 

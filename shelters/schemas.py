@@ -145,6 +145,10 @@ class CaseIn(Schema):
                                      validate=validate.Length(max=30))
     region = fields.String(allow_none=True, validate=REGION, metadata={"description": "where the victim is now"})
     identified_on = fields.Date()
+    identifying_unit = fields.String(allow_none=True, validate=validate.Length(max=80), metadata={
+        "description": "where within the organisation the victim was identified, e.g. border police at the airport"})
+    identification_method = fields.String(allow_none=True, validate=validate.OneOf(
+        ["proactive_operation", "referral", "self_report"]))
     identifying_details = fields.String(
         allow_none=True, validate=validate.Length(max=2000),
         metadata={"description": "optional (e.g. a document number); encrypted at rest, shown to the secretariat only"})

@@ -41,6 +41,7 @@ from shelters.models import (
     Case,
     CaseStatus,
     DischargeReason,
+    IdentificationMethod,
     Headcount,
     Reservation,
     Risk,
@@ -73,7 +74,8 @@ FIELD_NAMES = {
     "needs": _l("needs"), "children": _l("children"), "risk": _l("risk"),
     "trafficker_regions": _l("trafficker_regions"), "identifying_details": _l("identifying_details"),
     "occupied": _l("occupied"), "telephone": _l("telephone"), "opened_on": _l("opened_on"),
-    "admitted_at": _l("admitted_at"),
+    "admitted_at": _l("admitted_at"), "identifying_unit": _l("identifying_unit"),
+    "identification_method": _l("identification_method"),
 }
 
 
@@ -618,6 +620,10 @@ def create_case(session: Session, actor: User | None, now: datetime, values: Map
                                         MAX_IDENTIFYING_DETAILS, required=False),
         identified_on=identified_on,
         identified_by_org_id=actor.organisation_id if actor else None,
+        identifying_unit=_check_text("identifying_unit", values.get("identifying_unit"), 80, required=False),
+        identification_method=_check_choice("identification_method", values.get("identification_method"),
+                                            tuple(IdentificationMethod)) if values.get("identification_method")
+        else None,
         created_by_id=actor.id if actor else None,
         status=CaseStatus.IDENTIFIED,
     )

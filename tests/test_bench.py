@@ -63,3 +63,14 @@ def test_suggest_alerts_and_pages_smoke(tmp_path) -> None:  # noqa: ANN001
     assert all(r["median_ms"] > 0 for r in records)
     path = write_results("smoke", records, {}, tmp_path)
     assert path.exists()
+
+
+def test_funnel_smoke(tmp_path) -> None:  # noqa: ANN001
+    from bench import funnel
+
+    url = f"sqlite:///{tmp_path / 'funnel.db'}"
+    generate(url, shelters=8, days=30, seed=1)
+    records = funnel.measure(url, 8, requests=40, stored=5, repeat=2)
+    assert [r["layer"] for r in records] == ["pure", "stored", "stored_what_if"]
+    assert all({"p50_ms", "p95_ms", "shelters", "requests"} <= set(r) for r in records)
+    assert records[0]["met"] and records[1]["made"] == 5

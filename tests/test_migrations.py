@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,4 +118,41 @@ def test_0008_refuses_to_sign_a_chain_that_was_tampered_with(migrated_url, capsy
         with db.engine.connect() as conn:
             assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0007_figures_indexes"
             assert conn.scalar(text("SELECT actor FROM audit_events WHERE id = 2")) == "someone-else"
+        db.engine.dispose()
+
+
+# --- 0012: stored exclusions keep their values beside their codes ---------------------------------------------
+
+def test_0012_gives_stored_rankings_their_values_and_takes_them_back(migrated_url, now):
+    from flask import current_app
+
+    from placement import services as placement
+    from placement.models import PlacementRequest
+    from tests.fixtures.factories import Factory
+
+    app = create_app(TestConfig(migrated_url))
+    with app.app_context():
+        upgrade()
+        make = Factory(db.session, now)
+        make.shelter("MEN", sexes=["male"])
+        make.stay(make.shelter("FULL", capacity=1))
+        officer = make.user("police")
+        request = placement.create_request(db.session, officer, now, make.case(created_by=officer),
+                                           placement.Settings.from_config(current_app.config))
+        db.session.commit()
+        stored = {e["shelter"]: e["values"] for e in db.session.get(PlacementRequest, request.id).excluded}
+        assert stored == {"MEN": [{"sex": "female", "minor": False}],
+                          "FULL": [{"free": 0, "needed": 1, "taken": 1, "usable": 1}]}
+        db.session.remove()
+        downgrade(revision="0010_location_secrecy")
+        with db.engine.connect() as conn:
+            (excluded,) = conn.execute(text("SELECT excluded FROM placement_requests")).one()
+        excluded = json.loads(excluded) if isinstance(excluded, str) else excluded
+        assert all("values" not in e for e in excluded) and {e["shelter"] for e in excluded} == {"MEN", "FULL"}
+        upgrade()
+        again = {e["shelter"]: e["values"] for e in db.session.get(PlacementRequest, request.id).excluded}
+        # Read back from the English: all but the beds needed where none is free, which nothing words.
+        assert again == {"MEN": [{"sex": "female", "minor": False}],
+                         "FULL": [{"free": 0, "taken": 1, "usable": 1}]}
+        db.session.remove()
         db.engine.dispose()

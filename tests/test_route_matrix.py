@@ -98,6 +98,12 @@ ROUTES: dict[tuple[str, str], object] = {
     ("GET", "/overview.csv"): {S},  # then re-authentication
     ("GET", "/overview/trends"): {S},
     ("GET", "/overview/trends.csv"): {S},
+    ("GET", "/overview/shelters/<code>/funnel"): owned({S}, {S}),
+    ("GET", "/overview/actions"): {S},
+    ("POST", "/overview/actions"): {S},
+    ("GET", "/overview/actions.csv"): {S},  # then re-authentication
+    ("POST", "/overview/actions/<int:action_id>/status"): owned({S}, {S}),
+    ("GET", "/api/v1/reports/shelters/<code>/funnel"): owned({S}, {S}),
     ("GET", "/figures"): {S, X},  # partners: suppressed aggregates only
     ("GET", "/stats"): {M},  # a manager's own shelters only (tests/reports/test_stats.py)
     ("GET", "/stats.csv"): {M},  # then re-authentication
@@ -150,6 +156,16 @@ def test_every_route_is_in_the_table(app):
     assert set(ROUTES) - routes == set(), "ROUTES lists routes the app no longer has"
 
 
+def _action(make, shelter: str) -> int:  # noqa: ANN001
+    """An action of the secretariat's plan about `shelter` (reports.actions)."""
+    from reports import actions
+
+    record = actions.create_action(db.session, make.user(S), make.now(), {
+        "title": f"Use {shelter}", "owner": make.org().code, "due_on": make.now().date(), "shelters": [shelter]})
+    db.session.commit()
+    return record.id
+
+
 def _fill(rule: str, values: dict[str, str]) -> str:
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: values[m.group(1)], rule)
 
@@ -182,10 +198,12 @@ def test_route_matrix(app, make, now, role):
     records = {
         "own": {"shelter": "OWN1", "case": own_case.code,
                 "request_id": make.reserved(manager_own, by=officer).id,
-                "stay_id": make.stay(manager_own).id, "alert_id": alerts["OWN1"]},
+                "stay_id": make.stay(manager_own).id, "alert_id": alerts["OWN1"],
+                "action_id": _action(make, "OWN1")},
         "other": {"shelter": "OTH1", "case": other_case.code,
                   "request_id": make.reserved(other_shelter, by=other_officer).id,
-                  "stay_id": make.stay(other_shelter).id, "alert_id": alerts["OTH1"]},
+                  "stay_id": make.stay(other_shelter).id, "alert_id": alerts["OTH1"],
+                  "action_id": _action(make, "OTH1")},
     }
     users = {A: make.user(A, username="admin-a"), S: make.user(S, username="sec-a"),
              M: make.manager(manager_own, username="mgr-a"), P: officer, X: make.user(X, username="partner-a")}

@@ -2,7 +2,7 @@
 so that uploading the same file again finds the residents it brought in already
 
 Revision ID: 0015_onboarding
-Revises: 0010_location_secrecy
+Revises: 0012_why_empty
 Create Date: 2026-12-03 19:30:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0015_onboarding'
-down_revision = '0010_location_secrecy'
+down_revision = '0012_why_empty'
 branch_labels = None
 depends_on = None
 

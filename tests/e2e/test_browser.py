@@ -125,3 +125,30 @@ def test_a_partner_sees_only_suppressed_aggregates(page, live_server):  # noqa: 
     assert "<11" in text and "PVPT" not in text
     screenshot(page, "figures-partner")
     assert page.failures == [], page.failures
+
+
+def test_why_hah_stands_empty_and_the_action_plan_in_each_language(page, live_server):  # noqa: ANN001
+    sign_in(page, "secretariat")
+    for language, made_label, what_if in (("en", "Requests made", "Takes adults and minors"),
+                                          ("sq", "Kërkesa të bëra", "Pranon të rritur dhe të mitur"),
+                                          ("sr", "Podneti zahtevi", "Prima odrasle i maloletne")):
+        page.goto("/shelters")
+        page.locator(f"form[action='/language'] button[value='{language}']").first.click()
+        page.goto("/overview/shelters/HAH/funnel")
+        steps = page.locator("#funnel-steps tbody tr")
+        assert made_label in steps.first.inner_text()
+        made = int(re.sub(r"\D", "", steps.first.locator("td").inner_text()))
+        assert made > 0
+        # The chart's numbers are beside it, and the chart says them too.
+        assert re.search(rf"{made_label}: \D*{made};", page.locator("#funnel svg").first.text_content())
+        gaps = page.locator("#eligibility-gaps tbody tr").first.inner_text()
+        assert str(made) in gaps  # "... of N requests"
+        assert what_if in page.locator("#what-if").inner_text()
+        screenshot(page, f"funnel-hah-{language}")
+    page.goto("/overview/trends")
+    assert "11 → 2" in page.locator("#largest-contributors").inner_text()
+    page.goto("/overview/actions")
+    assert page.locator("section.action").count() == 1
+    assert "HAH" in page.locator("section.action table").inner_text()
+    screenshot(page, "action-plan")
+    assert page.failures == [], page.failures

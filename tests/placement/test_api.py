@@ -104,7 +104,8 @@ def test_the_answer_is_the_schemas_and_the_ranking_as_stored(api_as, make, pvpt)
     assert created.status_code == 201 and created.mimetype == "application/json"
     body = created.get_json()
     assert [s["shelter"] for s in body["suggestions"]] == ["PVPT"]
-    assert body["excluded"] == [{"shelter": "MEN", "reasons": ["does not take women"], "codes": ["sex"]}]
+    assert body["excluded"] == [{"shelter": "MEN", "reasons": ["does not take women"], "codes": ["sex"],
+             "values": [{"sex": "female", "minor": False}]}]
     shown = api.get(f"/placements/{body['id']}").get_json()
     assert (shown["suggestions"], shown["excluded"]) == (body["suggestions"], body["excluded"])
     stored = db.session.get(PlacementRequest, body["id"])
@@ -120,7 +121,8 @@ def test_the_ranking_skips_marshmallow_but_the_answer_is_what_the_schema_gives(a
             "expires_at": None, "stay_id": None, "transfer": False, "reason": None, "note": None,
             "suggestions": [{"shelter": "A", "score": 90, "terms": {"distance": 30, "language": 25, "services": 0,
                                                                      "utilisation": 35}}],
-            "excluded": [{"shelter": "B", "reasons": ["does not take women"], "codes": ["sex"]}],
+            "excluded": [{"shelter": "B", "reasons": ["does not take women"], "codes": ["sex"],
+             "values": [{"sex": "female", "minor": False}]}],
             "why_empty": {"sex": 1}, "created_at": at, "updated_at": at,
             "timeline": [{"at": at, "by": "officer", "from_status": None, "to_status": "open", "shelter": None,
                           "note": None}]}

@@ -97,10 +97,30 @@ def test_an_eligible_shelter_has_no_reasons_and_is_suggested() -> None:
 def test_each_hard_constraint_excludes_with_its_reason(profile: dict, candidate: dict, code: str,
                                                        message: str) -> None:
     victim, shelter = make_profile(**profile), make_candidate(**candidate)
-    assert hard_reasons(victim, shelter) == (Reason(code, message),)
+    reasons = hard_reasons(victim, shelter)
+    assert [(r.code, r.message) for r in reasons] == [(code, message)]
     ranking = rank_shelters(victim, [shelter])
     assert ranking.suggestions == ()
-    assert [(e.shelter, e.reasons) for e in ranking.excluded] == [("S01", (Reason(code, message),))]
+    assert [(e.shelter, e.reasons) for e in ranking.excluded] == [("S01", reasons)]
+
+
+@pytest.mark.parametrize(("profile", "candidate", "values"), [
+    ({}, {"status": "suspended"}, {"status": "suspended"}),
+    ({}, {"usable": 4, "occupied": 3, "held": 1}, {"free": 0, "needed": 1, "taken": 4, "usable": 4}),
+    ({}, {"usable": 0, "occupied": 0, "held": 0}, {"free": 0, "needed": 1}),
+    ({"children": 2}, {"usable": 5, "occupied": 3, "held": 1}, {"free": 1, "needed": 3}),
+    ({"sex": "male", "minor": True}, {"sexes": frozenset({"female"}), "ages": "all"}, {"sex": "male", "minor": True}),
+    ({"minor": True}, {"ages": "adults"}, {"group": "minors"}),
+    ({"children": 3}, {"children_capacity": 2}, {"capacity": 2, "needed": 3}),
+    ({"needs": frozenset({"interpretation"})}, {"services": frozenset()}, {"service": "interpretation"}),
+    ({"risk": "high"}, {"security": "standard"}, {"level": "standard", "needed": "high"}),
+    ({"exclude": frozenset({"S01"})}, {}, {}),
+])
+def test_each_reason_carries_the_values_its_message_quotes(profile: dict, candidate: dict, values: dict) -> None:
+    (reason,) = hard_reasons(make_profile(**profile), make_candidate(**candidate))
+    assert reason.values == values
+    (stored,) = rank_shelters(make_profile(**profile), [make_candidate(**candidate)]).as_json()[1]
+    assert stored["values"] == [values]
 
 
 def test_the_constraints_that_pass_by_a_margin_do_not_exclude() -> None:
@@ -315,8 +335,10 @@ def test_as_json_explains_every_shelter_as_stored() -> None:
                             "terms": rank_shelters(make_profile(), shelters).suggestions[0].terms}]
     assert excluded == [
         {"shelter": "FULL", "reasons": ["no free bed: 11 of 10 taken", "does not take women"],
-         "codes": ["no_free_beds", "sex"]},
-        {"shelter": "MEN", "reasons": ["does not take women"], "codes": ["sex"]},
+         "codes": ["no_free_beds", "sex"],
+         "values": [{"free": 0, "needed": 1, "taken": 11, "usable": 10}, {"sex": "female", "minor": False}]},
+        {"shelter": "MEN", "reasons": ["does not take women"], "codes": ["sex"],
+         "values": [{"sex": "female", "minor": False}]},
     ]
 
 

@@ -8,7 +8,7 @@ import pytest
 from flask_babel import refresh
 
 from placement.engine import Candidate, Profile, hard_reasons
-from placement.views import reason_text
+from placement.wording import reason_text
 from tests.fixtures.pages import body
 from tests.test_i18n import untranslated_on
 
@@ -59,7 +59,8 @@ def test_a_police_officer_in_serbian_gets_serbian_pages_and_an_english_api(clien
     headers = {"Authorization": f"Bearer {api_as(officer).token}", "Accept-Language": "sr"}
     data = client.get(f"/api/v1/placements/{rid}", headers=headers).get_json()
     assert data["status"] == "open"
-    assert {"shelter": "MEN", "reasons": ["does not take women"], "codes": ["sex"]} in data["excluded"]
+    assert {"shelter": "MEN", "reasons": ["does not take women"], "codes": ["sex"],
+             "values": [{"sex": "female", "minor": False}]} in data["excluded"]
     error = client.post(f"/api/v1/placements/{rid}/reserve", json={"shelter": "MEN"}, headers=headers).get_json()["error"]
     assert error["code"] == "not_eligible"
     assert error["message"] == "MEN does not fit this case: does not take women"
@@ -97,9 +98,9 @@ REASON_CASES = [
 
 
 def test_every_reason_the_engine_gives_is_read_in_the_page_language(app):
-    """The pages translate the engine's English reasons by their wording (placement.views.reason_text): a wording
-    the mapping does not know would fall back to a vaguer label, so each must come back unchanged in English and
-    changed in Albanian and Serbian."""
+    """The pages word the engine's reasons from their codes and values (placement.wording.reason_text), never
+    from the English message: each reads as the engine's English in English and otherwise in Albanian and
+    Serbian."""
     reasons = [r for profile, candidate in REASON_CASES for r in hard_reasons(profile, candidate)]
     assert {r.code for r in reasons} >= {"status", "no_free_beds", "sex", "age", "children", "service",
                                          "trafficker_region", "security", "excluded"}
@@ -107,7 +108,7 @@ def test_every_reason_the_engine_gives_is_read_in_the_page_language(app):
         with app.test_request_context(headers={"Accept-Language": language}):
             refresh()  # the test's app context keeps the locale and catalogues it found first
             for reason in reasons:
-                text = reason_text(reason.message, reason.code)
+                text = reason_text(reason.code, reason.values)
                 if language == "en":
                     assert text == reason.message
                 else:
