@@ -18,12 +18,12 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('intake_reference', sa.String(length=60), nullable=True))
-        batch_op.create_unique_constraint(batch_op.f('uq_cases_intake_reference'), ['intake_reference'])
+    # A unique index rather than a constraint: both SQLite and PostgreSQL add and drop it in place, where a batch
+    # copy of `cases` would be refused by the foreign keys of the stays and requests pointing at it.
+    op.add_column('cases', sa.Column('intake_reference', sa.String(length=60), nullable=True))
+    op.create_index(op.f('ix_cases_intake_reference'), 'cases', ['intake_reference'], unique=True)
 
 
 def downgrade():
-    with op.batch_alter_table('cases', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('uq_cases_intake_reference'), type_='unique')
-        batch_op.drop_column('intake_reference')
+    op.drop_index(op.f('ix_cases_intake_reference'), table_name='cases')
+    op.drop_column('cases', 'intake_reference')
