@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
@@ -34,6 +34,12 @@ CODES = {
 }
 
 
+# RFC 6750: a 401 names the scheme; a token that was sent and refused is `invalid_token`.
+CHALLENGE = 'Bearer realm="Safe Haven API"'
+# Methods whose body must be JSON when there is one (415 otherwise).
+BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
+
+
 def error_response(status: int, code: str, message: str, fields: dict[str, Any] | None = None,
                    **extra: Any) -> Response:
     # Messages may be lazily translated strings; the API's locale is always English (i18n.select_locale).
@@ -41,6 +47,8 @@ def error_response(status: int, code: str, message: str, fields: dict[str, Any] 
     body.update(extra)
     response = jsonify({"error": body})
     response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = CHALLENGE
     return response
 
 
@@ -72,7 +80,12 @@ class SafeHavenApi(Api):
             message = "invalid " + ", ".join(sorted(fields))
         else:
             message = data.get("message") or error.description or "error"
-        return error_response(status, CODES.get(status, "error"), str(message), fields)
+        response = error_response(status, CODES.get(status, "error"), str(message), fields)
+        if status == 405 and getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110: 405 names them
+        if status == 429 and getattr(error, "retry_after", None):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
 
 api = SafeHavenApi()
@@ -98,9 +111,53 @@ def bearer_sign_in() -> Response | None:
         return error_response(401, "unauthorized", "a bearer token is required: Authorization: Bearer TOKEN")
     user = account_services.user_for_token(db.session, raw.strip(), utcnow())
     if user is None:
-        return error_response(401, "unauthorized", "the token is unknown, expired or revoked")
+        response = error_response(401, "unauthorized", "the token is unknown, expired or revoked")
+        response.headers["WWW-Authenticate"] = CHALLENGE + ', error="invalid_token"'
+        return response
     g.api_user = user
     return None
+
+
+def declared_query_parameters(view: Any) -> frozenset[str] | None:
+    """The query parameters a view's `@blp.arguments(..., location="query")` schemas declare (by the name sent)."""
+    names: set[str] = set()
+    for parameter in getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", []):
+        if parameter.get("in") == "query":
+            schema = parameter["schema"]
+            schema = schema() if isinstance(schema, type) else schema
+            names.update(f.data_key or name for name, f in schema.fields.items() if not f.dump_only)
+    return frozenset(names)
+
+
+def refuse_unknown_parameters() -> Response | None:
+    """before_request of the API blueprints: a query parameter the operation does not declare is 400 naming it,
+    rather than silently ignored (`?status=` on a list that has no such filter would return everything)."""
+    if not request.args or request.endpoint is None:
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    unknown = sorted(set(request.args) - (declared_query_parameters(view) or frozenset()))
+    if unknown:
+        return error_response(400, "unknown_parameter", f"unknown query parameter: {', '.join(unknown)}",
+                              {name: ["unknown parameter"] for name in unknown})
+    return None
+
+
+def refuse_non_json_body() -> Response | None:
+    """before_request of the API blueprints: a body that is not JSON is 415, whatever the operation (webargs
+    would read it as no body at all and answer 422 "Missing data")."""
+    if request.method not in BODY_METHODS:
+        return None
+    has_body = bool(request.content_length) or bool(request.get_data(cache=True))
+    if has_body and not request.is_json:
+        return error_response(415, "unsupported_media_type",
+                              f"the body must be JSON (Content-Type: application/json), not "
+                              f"{request.mimetype or 'untyped'}", {"Content-Type": ["application/json"]})
+    return None
+
+
+def created(body: Any, location: str) -> tuple[Any, int, dict[str, str]]:
+    """A 201 answer naming where the new resource is read (RFC 9110 `Location`)."""
+    return body, 201, {"Location": location}
 
 
 def api_blueprint(name: str, import_name: str, description: str) -> Blueprint:
@@ -112,6 +169,8 @@ def api_blueprint(name: str, import_name: str, description: str) -> Blueprint:
 
     blp = Blueprint(name, import_name, url_prefix=API_PREFIX, description=description)
     blp.before_request(bearer_sign_in)
+    blp.before_request(refuse_unknown_parameters)
+    blp.before_request(refuse_non_json_body)
     blp.before_request(idempotency.before_api_request)
     blp.after_request(idempotency.after_api_request)
     blp.teardown_request(idempotency.teardown_api_request)

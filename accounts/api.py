@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g
+from flask import current_app, g, url_for
 from sqlalchemy import select
 
 from accounts import schemas, services
@@ -12,7 +12,7 @@ from accounts.models import Organisation, Role, User
 from accounts.permissions import ALL_ROLES, roles_required
 from database import utcnow
 from extensions import db
-from rest import api_blueprint
+from rest import api_blueprint, created
 # Linking a manager to shelters is the one place accounts reads the registry.
 from shelters import services as shelter_services
 
@@ -50,10 +50,18 @@ def list_organisations() -> dict[str, Any]:
 @roles_required(Role.ADMIN)
 @blp.arguments(schemas.OrganisationIn)
 @blp.response(201, schemas.OrganisationOut)
-def create_organisation(data: dict[str, Any]) -> dict[str, Any]:
+def create_organisation(data: dict[str, Any]) -> Any:
     org = services.create_organisation(db.session, g.api_user, utcnow(), **data)
     db.session.commit()
-    return org_json(org)
+    return created(org_json(org), url_for("accounts_api.get_organisation", code=org.code))
+
+
+@blp.route("/organisations/<code>")
+@roles_required(Role.ADMIN, Role.SECRETARIAT)
+@blp.response(200, schemas.OrganisationOut)
+def get_organisation(code: str) -> dict[str, Any]:
+    """One organisation (admin, secretariat)."""
+    return org_json(services.get_organisation(db.session, code))
 
 
 @blp.route("/users")
@@ -68,7 +76,7 @@ def list_users() -> dict[str, Any]:
 @roles_required(Role.ADMIN)
 @blp.arguments(schemas.UserIn)
 @blp.response(201, schemas.UserOut)
-def create_user(data: dict[str, Any]) -> dict[str, Any]:
+def create_user(data: dict[str, Any]) -> Any:
     user = services.create_user(
         db.session, g.api_user, utcnow(), username=data["username"], password=data["password"], role=data["role"],
         organisation_code=data.get("organisation"),
@@ -76,4 +84,12 @@ def create_user(data: dict[str, Any]) -> dict[str, Any]:
         password_min_length=current_app.config["SAFEHAVEN_PASSWORD_MIN_LENGTH"],
     )
     db.session.commit()
-    return user_json(user)
+    return created(user_json(user), url_for("accounts_api.get_user", username=user.username))
+
+
+@blp.route("/users/<username>")
+@roles_required(Role.ADMIN, Role.SECRETARIAT)
+@blp.response(200, schemas.UserOut)
+def get_user(username: str) -> dict[str, Any]:
+    """One account (admin, secretariat)."""
+    return user_json(services.get_user(db.session, username))

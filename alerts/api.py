@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask import g, url_for
 
 from accounts.models import Role, User
 from accounts.permissions import roles_required
@@ -13,7 +13,7 @@ from alerts.models import Alert
 from database import utcnow
 from errors import NotAllowed
 from extensions import db
-from rest import api_blueprint
+from rest import api_blueprint, created
 
 blp = api_blueprint("alerts_api", __name__, "Alerts, their review, and utilisation statistics")
 
@@ -93,7 +93,7 @@ def resolve(data: dict[str, Any], alert_id: int) -> dict[str, Any]:
 @roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
 @blp.arguments(schemas.NoteIn)
 @blp.response(201, schemas.AlertOut)
-def add_comment(data: dict[str, Any], alert_id: int) -> dict[str, Any]:
+def add_comment(data: dict[str, Any], alert_id: int) -> Any:
     """Add an action note (secretariat; the manager of the shelter it concerns)."""
     user = _user()
     alert = permissions.load_alert(db.session, user, alert_id)
@@ -102,7 +102,7 @@ def add_comment(data: dict[str, Any], alert_id: int) -> dict[str, Any]:
     services.comment(db.session, user, utcnow(), alert, data["note"])
     db.session.commit()
     db.session.refresh(alert)
-    return alert_json(alert, comments=True)
+    return created(alert_json(alert, comments=True), url_for("alerts_api.get_alert", alert_id=alert_id))
 
 
 @blp.route("/stats/utilisation")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from flask import Response, current_app, g, jsonify
+from flask import Response, current_app, g, jsonify, url_for
 
 from accounts.models import Role, User
 from accounts.permissions import roles_required
@@ -130,7 +130,9 @@ def create(data: dict[str, Any]) -> Response:
                                            transfer=data["transfer"])
     body = placement_json(request, user, shown)
     db.session.commit()
-    return placement_response(body, 201)
+    response = placement_response(body, 201)
+    response.headers["Location"] = url_for("placement_api.get", request_id=body["id"])
+    return response
 
 
 @blp.route("/placements")

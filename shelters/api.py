@@ -6,14 +6,14 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, g, jsonify
+from flask import Response, g, jsonify, url_for
 
 from accounts.models import Role, User
 from accounts.permissions import ALL_ROLES, roles_required
 from database import utcnow
 from errors import NotAllowed
 from extensions import db
-from rest import api_blueprint, error_response
+from rest import api_blueprint, created, error_response
 from shelters import permissions, schemas, services
 from shelters.models import LOCATION_FIELDS, Case, Shelter, Stay
 
@@ -113,7 +113,7 @@ def create_shelter(data: dict[str, Any]) -> dict[str, Any]:
     shelter = services.create_shelter(db.session, _user(), utcnow(), code, data)
     body = _detail(_user(), shelter)
     db.session.commit()
-    return body
+    return created(body, url_for("shelters_api.get_shelter", code=code))
 
 
 @blp.route("/shelters/<code>")
@@ -196,7 +196,7 @@ def headcount(data: dict[str, Any], code: str) -> Any:
 @roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
 @blp.arguments(schemas.AdmitIn)
 @blp.response(201, schemas.StayOut)
-def admit(data: dict[str, Any], code: str) -> dict[str, Any]:
+def admit(data: dict[str, Any], code: str) -> Any:
     """Admit a case directly. The secretariat admits any case; a shelter's manager only a case whose placement
     request holds a bed there (anything else is 404, as for a code that does not exist)."""
     user, now = _user(), utcnow()
@@ -207,7 +207,8 @@ def admit(data: dict[str, Any], code: str) -> dict[str, Any]:
     stay = services.admit_case(db.session, user, now, shelter, case, data.get("admitted_at"), reservation=hold)
     body = stay_json(stay)  # before the commit expires the stay: reading it after would reload three rows
     db.session.commit()
-    return body
+    # No stay has a URL of its own: its case, which names the stay and shelter to those who may know them.
+    return created(body, url_for("shelters_api.get_case", code=body["case_code"]))
 
 
 def stay_json(stay: Stay) -> dict[str, Any]:
@@ -237,11 +238,11 @@ def discharge(data: dict[str, Any], stay_id: int) -> dict[str, Any]:
 @roles_required(Role.POLICE, Role.SECRETARIAT)
 @blp.arguments(schemas.CaseIn)
 @blp.response(201, schemas.CaseCreated)
-def create_case(data: dict[str, Any]) -> dict[str, Any]:
+def create_case(data: dict[str, Any]) -> Any:
     """Record a newly identified victim by a pseudonymous profile; returns the case code."""
     case = services.create_case(db.session, _user(), utcnow(), data)
     db.session.commit()
-    return {"case_code": case.code}
+    return created({"case_code": case.code}, url_for("shelters_api.get_case", code=case.code))
 
 
 def case_json(case: Case, stay: Stay | None) -> dict[str, Any]:
