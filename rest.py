@@ -7,10 +7,12 @@ validation errors name the fields they refuse. The OpenAPI document at
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
 from flask_smorest import Api, Blueprint
+from marshmallow import Schema
 from werkzeug.exceptions import HTTPException
 
 from accounts import services as account_services
@@ -86,6 +88,35 @@ class SafeHavenApi(Api):
         if status == 429 and getattr(error, "retry_after", None):
             response.headers["Retry-After"] = str(error.retry_after)
         return response
+
+
+    _document: dict[str, Any] | None = None
+
+    def _openapi_json(self) -> Response:
+        """The generated document, finished by `api_document.finish` (once per app: it never changes)."""
+        import api_document  # it reads every domain's models: imported when the document is first asked for
+
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        cached = app.extensions.get("safehaven_openapi")
+        if cached is None:
+            cached = api_document.finish(app, self.spec.to_dict(), self.schema_classes())
+            app.extensions["safehaven_openapi"] = cached
+        return current_app.response_class(json.dumps(cached, indent=2), mimetype="application/json")
+
+    def schema_classes(self) -> dict[str, type]:
+        """The marshmallow class behind each component schema of the document, by component name."""
+        classes: dict[str, type] = {}
+        for plugin in self.spec.plugins:
+            for key, name in getattr(getattr(plugin, "converter", None), "refs", {}).items():
+                classes[name] = key[0] if isinstance(key, tuple) else type(key)
+        return classes
+
+
+class Output(Schema):
+    """Base of the API's output schemas: every field is always in the answer except those in `OPTIONAL`
+    (the OpenAPI document lists the others as `required`; tests validate real answers against it)."""
+
+    OPTIONAL: tuple[str, ...] = ()
 
 
 api = SafeHavenApi()

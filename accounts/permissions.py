@@ -45,7 +45,7 @@ def roles_required(*roles: str) -> Callable[[F], F]:
                 if g.get("api_user") is not None:  # an integrator reads which role would do
                     needed = sorted(str(role) for role in allowed)
                     raise NotAllowed(f"this needs the role {' or '.join(needed)}; your token's role is {user.role}",
-                                     code="role_required", details={"needed": needed})
+                                     code="role_required", details={"roles": needed})
                 abort(403)
             return view(*args, **kwargs)
 

@@ -84,7 +84,7 @@ def test_a_role_403_names_the_role_needed(api_as, make):
     assert answer.status_code == 403
     error = answer.get_json()["error"]
     assert error["code"] == "role_required"
-    assert error["needed"] == ["police", "secretariat"]
+    assert error["roles"] == ["police", "secretariat"]
     assert "police or secretariat" in error["message"] and "partner" in error["message"]
 
 
