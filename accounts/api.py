@@ -11,6 +11,7 @@ from accounts import schemas, services
 from accounts.models import Organisation, Role, User
 from accounts.permissions import ALL_ROLES, roles_required
 from database import utcnow
+import paging
 from extensions import db
 from rest import api_blueprint, created
 # Linking a manager to shelters is the one place accounts reads the registry.
@@ -40,10 +41,17 @@ def me() -> dict[str, Any]:
 
 @blp.route("/organisations")
 @roles_required(Role.ADMIN, Role.SECRETARIAT)
+@blp.arguments(paging.PageQuery, location="query")
 @blp.response(200, schemas.OrganisationList)
-def list_organisations() -> dict[str, Any]:
-    orgs = db.session.scalars(select(Organisation).order_by(Organisation.code))
-    return {"organisations": [org_json(o) for o in orgs]}
+@paging.paged
+def list_organisations(query: dict[str, Any]) -> Any:
+    """Organisations by code (admin, secretariat)."""
+    (after,) = paging.decode_cursor(query["cursor"], (str,)) or (None,)
+    select_orgs = select(Organisation).order_by(Organisation.code).limit(query["limit"] + 1)
+    if after is not None:
+        select_orgs = select_orgs.where(Organisation.code > after)
+    orgs, cursor = paging.page_of(list(db.session.scalars(select_orgs)), query["limit"], lambda o: (o.code,))
+    return {"organisations": [org_json(o) for o in orgs], "next_cursor": cursor}, 200, paging.link_header(cursor)
 
 
 @blp.route("/organisations", methods=["POST"])
@@ -66,10 +74,17 @@ def get_organisation(code: str) -> dict[str, Any]:
 
 @blp.route("/users")
 @roles_required(Role.ADMIN, Role.SECRETARIAT)
+@blp.arguments(paging.PageQuery, location="query")
 @blp.response(200, schemas.UserList)
-def list_users() -> dict[str, Any]:
-    users = db.session.scalars(select(User).order_by(User.username))
-    return {"users": [user_json(u) for u in users]}
+@paging.paged
+def list_users(query: dict[str, Any]) -> Any:
+    """Accounts by username (admin, secretariat)."""
+    (after,) = paging.decode_cursor(query["cursor"], (str,)) or (None,)
+    select_users = select(User).order_by(User.username).limit(query["limit"] + 1)
+    if after is not None:
+        select_users = select_users.where(User.username > after)
+    users, cursor = paging.page_of(list(db.session.scalars(select_users)), query["limit"], lambda u: (u.username,))
+    return {"users": [user_json(u) for u in users], "next_cursor": cursor}, 200, paging.link_header(cursor)
 
 
 @blp.route("/users", methods=["POST"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from accounts.models import OrganisationKind, Role
+from paging import next_cursor_field
 from rest import Output
 
 
@@ -37,6 +38,7 @@ class OrganisationList(Output):
     OPTIONAL = ()
 
     organisations = fields.List(fields.Nested(OrganisationOut))
+    next_cursor = next_cursor_field()
 
 
 class UserIn(Schema):
@@ -69,3 +71,4 @@ class UserList(Output):
     OPTIONAL = ()
 
     users = fields.List(fields.Nested(UserOut))
+    next_cursor = next_cursor_field()

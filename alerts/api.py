@@ -11,6 +11,7 @@ from accounts.permissions import roles_required
 from alerts import permissions, schemas, services
 from alerts.models import Alert
 from database import utcnow
+import paging
 from errors import NotAllowed
 from extensions import db
 from rest import api_blueprint, created
@@ -44,12 +45,18 @@ def alert_json(alert: Alert, *, comments: bool = False) -> dict[str, Any]:
 @roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
 @blp.arguments(schemas.AlertQuery, location="query")
 @blp.response(200, schemas.AlertList)
-def list_alerts(query: dict[str, Any]) -> dict[str, Any]:
+@paging.paged
+def list_alerts(query: dict[str, Any]) -> Any:
     """Alerts by status, most severe and oldest first: all for the secretariat, own shelters' for a manager."""
     user = _user()
     scope = None if permissions.sees_all_alerts(user) else services.managed_shelter_ids(db.session, user)
-    alerts = services.list_alerts(db.session, query["status"], scope)
-    return {"alerts": [alert_json(a) for a in alerts]}
+    after = paging.decode_cursor(query["cursor"], (int, str, int))
+    if after is not None:
+        after = (after[0], paging.cursor_time(after[1]), after[2])
+    alerts = services.list_alerts(db.session, query["status"], scope, after=after, limit=query["limit"] + 1)
+    alerts, cursor = paging.page_of(alerts, query["limit"], lambda a: (
+        (rank := services.alert_sort_key(a))[0], rank[1].isoformat(), rank[2]))
+    return {"alerts": [alert_json(a) for a in alerts], "next_cursor": cursor}, 200, paging.link_header(cursor)
 
 
 @blp.route("/alerts/<int:alert_id>")

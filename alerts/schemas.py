@@ -7,12 +7,13 @@ from marshmallow import Schema, fields, validate
 from alerts.models import AlertStatus, Severity, SubjectType
 from alerts.rules import ALERT_KINDS
 from alerts.services import NOTE_MAX
+from paging import PageQuery, next_cursor_field
 from rest import Output
 
 STATUSES = ["open", "acknowledged", "resolved", "all"]
 
 
-class AlertQuery(Schema):
+class AlertQuery(PageQuery):
     """Which alerts to list."""
 
     status = fields.String(load_default="open", validate=validate.OneOf(STATUSES))
@@ -59,6 +60,7 @@ class AlertList(Output):
     OPTIONAL = ()
 
     alerts = fields.List(fields.Nested(AlertOut))
+    next_cursor = next_cursor_field()
 
 
 class NoteIn(Schema):

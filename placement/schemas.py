@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from placement.models import DECLINE_REASONS, RequestStatus, Urgency
+from paging import PageQuery, next_cursor_field
 from rest import Output
 
 CODE = fields.String(validate=validate.Regexp(r"^[A-Z0-9][A-Z0-9-]{0,15}$", error="a shelter code"))
@@ -136,12 +137,23 @@ class PlacementLine(Output):
     updated_at = fields.DateTime()
 
 
+class PlacementQuery(PageQuery):
+    """Which placement requests to list, newest first."""
+
+    status = fields.String(validate=validate.OneOf(list(RequestStatus)), metadata={"description": "only these"})
+    urgency = fields.String(validate=validate.OneOf(list(Urgency)), metadata={"description": "only these"})
+    shelter = fields.String(validate=validate.Length(min=1, max=16), metadata={
+        "description": "only those addressed to this shelter (secretariat, managers; police: 403)"})
+    since = fields.AwareDateTime(metadata={"description": "only those made at or after this time"})
+
+
 class PlacementList(Output):
     """A page of placement requests, newest first."""
 
     OPTIONAL = ()
 
     placements = fields.List(fields.Nested(PlacementLine))
+    next_cursor = next_cursor_field()
 
 
 class BatchOut(Output):

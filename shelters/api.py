@@ -11,6 +11,7 @@ from flask import Response, g, jsonify, url_for
 from accounts.models import Role, User
 from accounts.permissions import ALL_ROLES, roles_required
 from database import utcnow
+import paging
 from errors import NotAllowed
 from extensions import db
 from rest import api_blueprint, created, error_response
@@ -90,16 +91,24 @@ def shelter_line_json(line: services.ShelterLine) -> dict[str, Any]:
 
 @blp.route("/shelters")
 @roles_required(*ALL_ROLES)
+@blp.arguments(schemas.ShelterQuery, location="query")
 @blp.response(200, schemas.ShelterList)
-def list_shelters() -> Response:
+@paging.paged
+def list_shelters(query: dict[str, Any]) -> Response:
     """Every shelter with capacity and free beds; partners get totals by region group as of the last midnight UTC."""
     # The body is built here and returned ready: flask-smorest passes a Response through, and ShelterList
     # still documents it in the OpenAPI document (schemathesis checks answers against it).
     if not permissions.can_list_shelters(_user()):
         beds = services.partner_beds(db.session, utcnow())
-        return jsonify({"shelters": [], "regions": [asdict(r) for r in beds.regions], "as_of": _iso(beds.as_of)})
-    lines = services.list_shelter_lines(db.session, utcnow())
-    return jsonify({"shelters": [shelter_line_json(line) for line in lines]})
+        return jsonify({"shelters": [], "regions": [asdict(r) for r in beds.regions], "as_of": _iso(beds.as_of),
+                        "next_cursor": None})
+    (after,) = paging.decode_cursor(query["cursor"], (str,)) or (None,)
+    lines = services.list_shelter_lines(db.session, utcnow(), after=after, region=query.get("region"),
+                                        status=query.get("status"))
+    if "has_free_beds" in query:
+        lines = [line for line in lines if (line.available > 0) == query["has_free_beds"]]
+    lines, cursor = paging.page_of(lines, query["limit"], lambda line: (line.row.code,))
+    return paging.page_response("shelters", [shelter_line_json(line) for line in lines], cursor)
 
 
 @blp.route("/shelters", methods=["POST"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from paging import PageQuery, next_cursor_field
 from rest import Output
 from shelters.models import (EXPLOITATION_FORMS, SERVICES, Ages, CaseStatus, DischargeReason, Risk, Security, Sex,
                              ShelterStatus)
@@ -123,6 +124,14 @@ class RegionAggregate(Output):
     available = fields.Integer(metadata={"description": "usable beds not occupied (bed holds are live, so not counted)"})
 
 
+class ShelterQuery(PageQuery):
+    """Which shelters to list, by code (partners: their region groups are neither filtered nor paged)."""
+
+    region = fields.String(validate=REGION, metadata={"description": "only shelters in this region"})
+    status = fields.String(validate=validate.OneOf(list(ShelterStatus)), metadata={"description": "only these"})
+    has_free_beds = fields.Boolean(metadata={"description": "only shelters with (true) or without (false) a free bed"})
+
+
 class ShelterList(Output):
     """A page of shelters (partners: beds by region group instead, in `regions`)."""
 
@@ -132,6 +141,7 @@ class ShelterList(Output):
         "description": "partners: beds by region group as of `as_of`; no group describes fewer than 3 shelters "
                        "(smaller groups are left out, and so is every region when the country has fewer than 3)"})
     as_of = fields.DateTime(metadata={"description": "partners: the midnight UTC their figures are as of"})
+    next_cursor = next_cursor_field()
 
 
 class ResidentList(Output):

@@ -272,12 +272,19 @@ def list_shelters(session: Session, now: datetime) -> list[ShelterView]:
     return shelter_views(session, now, shelters, every_shelter=True)
 
 
-def list_shelter_lines(session: Session, now: datetime) -> list[ShelterLine]:
+def list_shelter_lines(session: Session, now: datetime, *, after: str | None = None, region: str | None = None,
+                       status: str | None = None) -> list[ShelterLine]:
     """Every shelter, by code, as plain columns (LIST_COLUMNS) with its live figures: what the API's list
-    shows, the same figures as `list_shelters` at a fraction of its cost."""
-    rows = session.execute(
-        select(*LIST_COLUMNS).outerjoin(Organisation, Organisation.id == Shelter.operator_id).order_by(Shelter.code)
-    ).all()
+    shows, the same figures as `list_shelters` at a fraction of its cost. Only those with a code after `after`,
+    in `region`, with `status`, when given (the API's paging and filters)."""
+    query = select(*LIST_COLUMNS).outerjoin(Organisation, Organisation.id == Shelter.operator_id)
+    if after is not None:
+        query = query.where(Shelter.code > after)
+    if region is not None:
+        query = query.where(Shelter.region == region)
+    if status is not None:
+        query = query.where(Shelter.status == status)
+    rows = session.execute(query.order_by(Shelter.code)).all()
     occ, util = _live_figures(session, now, None)
     none = figures.Occupancy()
     decoded: dict[str | None, tuple[str, ...] | None] = {None: None}
