@@ -7,7 +7,9 @@ validation errors name the fields they refuse. The OpenAPI document at
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
@@ -18,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from accounts import services as account_services
 from database import utcnow
 from errors import DomainError
-from extensions import db
+from extensions import db, limiter
 
 API_PREFIX = "/api/v1"
 
@@ -85,8 +87,6 @@ class SafeHavenApi(Api):
         response = error_response(status, CODES.get(status, "error"), str(message), fields)
         if status == 405 and getattr(error, "valid_methods", None):
             response.headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110: 405 names them
-        if status == 429 and getattr(error, "retry_after", None):
-            response.headers["Retry-After"] = str(error.retry_after)
         return response
 
 
@@ -191,6 +191,53 @@ def created(body: Any, location: str) -> tuple[Any, int, dict[str, str]]:
     return body, 201, {"Location": location}
 
 
+def _api_rate() -> str:
+    return current_app.config["SAFEHAVEN_API_RATE_LIMIT"]
+
+
+def _failed_authentication_rate() -> str:
+    return current_app.config["SAFEHAVEN_LOGIN_RATE_LIMIT"]
+
+
+def _token_key() -> str:
+    """Requests are counted per token (its hash: the raw token never reaches the counters' storage); a request
+    without one counts against its address."""
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and raw.strip():
+        return "token:" + hashlib.sha256(raw.strip().encode()).hexdigest()[:32]
+    return "address:" + (request.remote_addr or "")
+
+
+def _address_key() -> str:
+    return request.remote_addr or ""
+
+
+def _refused_token(response: Response) -> bool:
+    """A token was sent and refused: a guess, counted as a failed sign-in is (a request without one guesses nothing)."""
+    return response.status_code == 401 and "Authorization" in request.headers
+
+
+def rate_limit_headers(response: Response) -> Response:
+    """after_request of the app (pages and API): a 429 says when to retry (`Retry-After`, seconds); an API answer
+    gives the token's budget as `RateLimit-Limit`, `-Remaining` and `-Reset` (seconds), the IETF draft's names.
+    (Flask-Limiter's own headers are off: it would put its `Retry-After` on every answer, over ours.)"""
+    limits = limiter.current_limits
+    if response.status_code == 429:
+        waits = [int(current.reset_at - time.time()) for current in limits if current.breached]
+        response.headers["Retry-After"] = str(max([1, *waits]))
+    if is_api_request():
+        for current in limits:
+            if API_LIMIT_SCOPE in current.request_args:  # [key, scope]
+                response.headers["RateLimit-Limit"] = str(current.limit.amount)
+                response.headers["RateLimit-Remaining"] = str(max(0, current.remaining))
+                response.headers["RateLimit-Reset"] = str(max(0, int(current.reset_at - time.time())))
+                break
+    return response
+
+
+API_LIMIT_SCOPE = "api"
+
+
 def api_blueprint(name: str, import_name: str, description: str) -> Blueprint:
     """An API blueprint under /api/v1 that requires a bearer token and documents it.
 
@@ -199,6 +246,11 @@ def api_blueprint(name: str, import_name: str, description: str) -> Blueprint:
     import idempotency  # it answers in this module's error shape, so it imports this module
 
     blp = Blueprint(name, import_name, url_prefix=API_PREFIX, description=description)
+    # Every API blueprint shares one budget per token (SAFEHAVEN_API_RATE_LIMIT), and one per address for refused
+    # tokens, as strict as sign-in (SAFEHAVEN_LOGIN_RATE_LIMIT): counted in Redis when REDIS_URL is set.
+    limiter.shared_limit(_api_rate, scope=API_LIMIT_SCOPE, key_func=_token_key)(blp)
+    limiter.shared_limit(_failed_authentication_rate, scope="api-authentication", key_func=_address_key,
+                         deduct_when=_refused_token)(blp)
     blp.before_request(bearer_sign_in)
     blp.before_request(refuse_unknown_parameters)
     blp.before_request(refuse_non_json_body)
