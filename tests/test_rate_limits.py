@@ -96,3 +96,11 @@ def test_two_instances_share_a_tokens_budget_through_redis(app, make, database_u
     second = _instance(database_url, private_redis, token, 3)
     assert first == [200, 200, 200]
     assert second == [200, 200, 429], "the second instance must count the first one's requests"
+
+
+def test_a_refused_sign_in_page_says_when_to_retry(app, pages):
+    app.config["SAFEHAVEN_LOGIN_RATE_LIMIT"] = "2 per minute"
+    answers = [pages.login("nobody", "x" * 12) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert 0 < int(answers[2].headers["Retry-After"]) <= 60
+    assert "RateLimit-Limit" not in answers[0].headers  # the budget headers are the API's
