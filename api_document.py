@@ -74,6 +74,7 @@ OPERATION_IDS = {
     "alerts_api.add_comment": "comment_alert",
     "alerts_api.utilisation": "get_utilisation",
     "accounts_api.me": "get_me",
+    "shelters_api.list_cases": "list_cases",
 }
 
 # The refusals beyond the common ones that each operation may answer, by status: code -> extra figures.

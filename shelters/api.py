@@ -254,6 +254,27 @@ def create_case(data: dict[str, Any]) -> Any:
     return created({"case_code": case.code}, url_for("shelters_api.get_case", code=case.code))
 
 
+@blp.route("/cases")
+@roles_required(Role.SECRETARIAT, Role.POLICE)
+@blp.arguments(schemas.CaseQuery, location="query")
+@blp.response(200, schemas.CaseList)
+@paging.paged
+def list_cases(query: dict[str, Any]) -> Any:
+    """Cases by code: every case (secretariat), the cases the officer identified (police). Each case listed is
+    audited as read (and so counts towards `unusual_access`)."""
+    user, now = _user(), utcnow()
+    (after,) = paging.decode_cursor(query["cursor"], (str,)) or (None,)
+    cases = permissions.listed_cases(db.session, user, after=after, status=query.get("status"),
+                                     limit=query["limit"] + 1)
+    cases, cursor = paging.page_of(cases, query["limit"], lambda c: (c.code,))
+    rows = [{"case_code": c.code, "status": c.status, "identified_on": c.identified_on, "region": c.region,
+             "anonymised": c.anonymised} for c in cases]
+    for case in cases:
+        services.record_case_read(db.session, user, now, case)
+    db.session.commit()
+    return {"cases": rows, "next_cursor": cursor}, 200, paging.link_header(cursor)
+
+
 def case_json(case: Case, stay: Stay | None) -> dict[str, Any]:
     """A case's profile; `stay` is its open stay where the reader may know it (else None: an officer reads
     "placed" with no shelter)."""

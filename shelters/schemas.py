@@ -224,6 +224,33 @@ class CaseOut(Output):
         allow_none=True, metadata={"description": "secretariat only (absent for others); each read is audited"})
 
 
+class CaseQuery(PageQuery):
+    """Which cases to list, by code."""
+
+    status = fields.String(validate=validate.OneOf(list(CaseStatus)), metadata={"description": "only these"})
+
+
+class CaseLine(Output):
+    """A case in a list: its code and where it stands, never where it stays."""
+
+    OPTIONAL = ()
+
+    case_code = fields.String()
+    status = fields.String(validate=validate.OneOf(list(CaseStatus)))
+    identified_on = fields.Date()
+    region = fields.String(allow_none=True)
+    anonymised = fields.Boolean()
+
+
+class CaseList(Output):
+    """A page of cases, by code."""
+
+    OPTIONAL = ()
+
+    cases = fields.List(fields.Nested(CaseLine))
+    next_cursor = next_cursor_field()
+
+
 class AdmitIn(Schema):
     """A direct admission of a case."""
 

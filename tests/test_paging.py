@@ -134,3 +134,20 @@ def test_the_default_page_is_50(api_as, make):
         make.shelter(f"S{n:02d}", capacity=1)
     body = api_as(make.user("police")).get("/shelters").get_json()
     assert len(body["shelters"]) == 50 and body["next_cursor"]
+
+
+def test_cases_page_by_code_filter_by_status_and_are_audited(api_as, make):
+    from accounts.models import AuditEvent
+
+    officer, other = make.user("police"), make.user("police")
+    mine = sorted(make.case(officer).code for _ in range(3))
+    make.case(other)
+    police = api_as(officer)
+    pages = _pages(police, "/cases?limit=2", "cases")
+    assert [[c["case_code"] for c in page] for page in pages] == [mine[:2], mine[2:]]
+    assert set(pages[0][0]) == {"case_code", "status", "identified_on", "region", "anonymised"}  # no shelter
+    read = db.session.scalars(db.select(AuditEvent.object_id).where(AuditEvent.action == "case.read")).all()
+    assert sorted(read) == mine
+    assert [c["case_code"] for c in police.get("/cases?status=placed").get_json()["cases"]] == []
+    assert len(api_as(make.user("secretariat")).get("/cases").get_json()["cases"]) == 4
+    assert api_as(make.user("partner")).get("/cases").status_code == 403

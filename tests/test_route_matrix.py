@@ -113,6 +113,7 @@ ROUTES: dict[tuple[str, str], object] = {
     ("POST", "/api/v1/shelters/<code>/stays"): owned({S, M}, {S}),
     ("POST", "/api/v1/stays/<int:stay_id>/discharge"): owned({S, M}, {S}),
     ("POST", "/api/v1/cases"): {S, P},
+    ("GET", "/api/v1/cases"): {S, P},
     ("GET", "/api/v1/cases/<code>"): owned({S, M, P}, {S}),
     ("GET", "/api/v1/placements"): {S, M, P},
     ("POST", "/api/v1/placements"): {S, P},
