@@ -245,3 +245,44 @@ def test_the_checker_refuses_an_answer_the_document_does_not_describe(integrator
 
 def make_document(served: str) -> dict:
     return httpx.get(f"{served}/api/v1/openapi.json").json()
+
+
+def test_every_other_reader_and_writer(integrator, make):
+    """The rest of the surface through the generated client, each answer checked: shelters as each role reads
+    them (partners: region groups), a stale version, residents, statistics, accounts."""
+    m = _models()
+    shelters, accounts, alerts = _api("shelters"), _api("accounts"), _api("alerts")
+    for code in ("AA", "BB", "CC"):
+        make.shelter(code, capacity=4, region="Prishtinë")
+    secretariat = integrator(make.user("secretariat"))
+    created = shelters.create_shelter.sync_detailed(client=secretariat, body=m.ShelterCreate(
+        code="NEW", name="New", region="Pejë", capacity=3, address="(test) Rruga 2"))
+    assert created.status_code == 201 and created.parsed.address == "(test) Rruga 2"
+    stale = shelters.patch_shelter.sync_detailed("NEW", client=secretariat, body=m.ShelterPatch(
+        version=created.parsed.version + 5, capacity=6))
+    assert stale.status_code == 409 and stale.parsed.error.current_version == created.parsed.version
+    patched = shelters.patch_shelter.sync("NEW", client=secretariat, body=m.ShelterPatch(
+        version=created.parsed.version, status=m.ShelterStatus.SUSPENDED))
+    assert patched.status == m.ShelterStatus.SUSPENDED
+    assert shelters.list_residents.sync("AA", client=secretariat).residents == []
+    assert alerts.get_utilisation.sync(client=secretariat, days=7).days == 7
+    partner = integrator(make.user("partner"))
+    seen = shelters.list_shelters.sync(client=partner)
+    assert seen.shelters == [] and isinstance(seen.regions, list) and seen.next_cursor is None
+    assert alerts.get_utilisation.sync(client=partner).regions is not m_unset()
+    assert shelters.get_shelter.sync_detailed("AA", client=partner).status_code == 403
+
+    admin = integrator(make.user("admin"))
+    org = accounts.create_organisation.sync(client=admin, body=m.OrganisationIn(
+        code="NGO-1", name="An NGO", kind=m.OrganisationKind.NGO))
+    assert org.kind == m.OrganisationKind.NGO
+    user = accounts.create_user.sync_detailed(client=admin, body=m.UserIn(
+        username="new.officer", password="a long enough passphrase 7", role=m.Role.POLICE, organisation="NGO-1"))
+    assert user.status_code == 201 and user.headers["Location"] == "/api/v1/users/new.officer"
+    assert accounts.get_user.sync("new.officer", client=admin).organisation == "NGO-1"
+    assert [o.code for o in accounts.list_organisations.sync(client=admin).organisations] == ["NGO-1"]
+    assert "new.officer" in [u.username for u in accounts.list_users.sync(client=admin, limit=500).users]
+    assert accounts.get_me.sync(client=admin).role == m.Role.ADMIN
+    duplicate = accounts.create_organisation.sync_detailed(client=admin, body=m.OrganisationIn(
+        code="NGO-1", name="Again", kind=m.OrganisationKind.NGO))
+    assert duplicate.status_code == 409
