@@ -25,11 +25,20 @@ from flask import Flask
 
 from accounts.models import OrganisationKind, Role
 from accounts.permissions import ALL_ROLES
-from alerts.rules import ALERT_KINDS
 from alerts.models import AlertStatus, Severity, SubjectType
+from alerts.rules import ALERT_KINDS
 from placement.models import DECLINE_REASONS, RequestStatus, Urgency
-from shelters.models import (EXPLOITATION_FORMS, SERVICES, Ages, CaseStatus, DischargeReason, Risk, Security, Sex,
-                             ShelterStatus)
+from shelters.models import (
+    EXPLOITATION_FORMS,
+    SERVICES,
+    Ages,
+    CaseStatus,
+    DischargeReason,
+    Risk,
+    Security,
+    Sex,
+    ShelterStatus,
+)
 
 # One component per concept; the values as the models define them.
 ENUMS: dict[str, tuple[tuple[str, ...], str]] = {

@@ -12,8 +12,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 

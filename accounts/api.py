@@ -7,11 +7,11 @@ from typing import Any
 from flask import current_app, g, url_for
 from sqlalchemy import select
 
+import paging
 from accounts import schemas, services
 from accounts.models import Organisation, Role, User
 from accounts.permissions import ALL_ROLES, roles_required
 from database import utcnow
-import paging
 from extensions import db
 from rest import api_blueprint, created
 # Linking a manager to shelters is the one place accounts reads the registry.

@@ -6,12 +6,12 @@ from typing import Any
 
 from flask import g, url_for
 
+import paging
 from accounts.models import Role, User
 from accounts.permissions import roles_required
 from alerts import permissions, schemas, services
 from alerts.models import Alert
 from database import utcnow
-import paging
 from errors import NotAllowed
 from extensions import db
 from rest import api_blueprint, created

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Response, current_app, g, jsonify, url_for
 
+import paging
 from accounts.models import Role, User
 from accounts.permissions import roles_required
 from database import utcnow
-import paging
 from errors import NotAllowed
 from extensions import db
 from placement import engine, permissions, schemas, services

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from placement.models import DECLINE_REASONS, RequestStatus, Urgency
 from paging import PageQuery, next_cursor_field
+from placement.models import DECLINE_REASONS, RequestStatus, Urgency
 from rest import Output
 
 CODE = fields.String(validate=validate.Regexp(r"^[A-Z0-9][A-Z0-9-]{0,15}$", error="a shelter code"))

@@ -8,10 +8,10 @@ from typing import Any
 
 from flask import Response, g, jsonify, url_for
 
+import paging
 from accounts.models import Role, User
 from accounts.permissions import ALL_ROLES, roles_required
 from database import utcnow
-import paging
 from errors import NotAllowed
 from extensions import db
 from rest import api_blueprint, created, error_response

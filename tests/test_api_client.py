@@ -22,7 +22,10 @@ import httpx
 import pytest
 import werkzeug
 from openapi_core import OpenAPI
-from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from openapi_core.contrib.werkzeug import (
+    WerkzeugOpenAPIRequest,
+    WerkzeugOpenAPIResponse,
+)
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder
 
