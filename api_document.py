@@ -153,7 +153,7 @@ EXAMPLE_STRINGS = {
     "region": "Prishtinë", "municipality": "Prishtinë", "address": "(withheld) Rruga 1", "telephone": "+383 38 000 000",
     "nationality": "MD", "username": "officer.krasniqi", "organisation": "KP", "message": "no free bed: 5 of 5 taken",
     "note": "placed with family after assessment", "reason": "other", "subject": "PVPT", "by": "officer.krasniqi",
-    "user": "officer.krasniqi", "method": "cp-sat", "operator": "PVPT", "next_cursor": None, "password": "(secret)",
+    "user": "officer.krasniqi", "method": "cp-sat", "operator": "PVPT", "next_cursor": "WzQyXQ", "password": "(secret)",
     "cursor": "WyJQVlBUIl0", "error_code": "shelter_full",
 }
 
