@@ -151,3 +151,64 @@ def test_cases_page_by_code_filter_by_status_and_are_audited(api_as, make):
     assert [c["case_code"] for c in police.get("/cases?status=placed").get_json()["cases"]] == []
     assert len(api_as(make.user("secretariat")).get("/cases").get_json()["cases"]) == 4
     assert api_as(make.user("partner")).get("/cases").status_code == 403
+
+
+def test_paging_while_another_client_inserts_concurrently(app, make):
+    """A real server answering two clients at once: one pages through placements while the other keeps opening
+    requests. Every request present before paging began is seen exactly once, in order; nothing repeats."""
+    import http.client
+    import json
+    import threading
+
+    from werkzeug.serving import make_server
+
+    pvpt = make.shelter("PVPT", capacity=50)
+    officer = make.user("police")
+    token = make.token(officer)
+    before = [make.reserved(pvpt, by=officer).id for _ in range(9)]
+    waiting = [make.case(officer).code for _ in range(40)]
+    db.session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def call(method: str, path: str, body: dict | None = None) -> tuple[int, dict, dict]:
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+        conn.request(method, "/api/v1" + path, body=json.dumps(body) if body else None, headers=headers)
+        answer = conn.getresponse()
+        data = json.loads(answer.read())
+        conn.close()
+        return answer.status, data, dict(answer.getheaders())
+
+    started = threading.Event()
+    stop = threading.Event()
+    inserted: list[int] = []
+
+    def writer() -> None:
+        started.set()
+        for code in waiting:
+            if stop.is_set():
+                return
+            status, data, _ = call("POST", "/placements", {"case_code": code})
+            assert status == 201, data
+            inserted.append(data["id"])
+
+    thread = threading.Thread(target=writer)
+    try:
+        thread.start()
+        started.wait(5)
+        seen, path = [], "/placements?limit=2"
+        while path:
+            status, data, answer_headers = call("GET", path)
+            assert status == 200, data
+            seen += [p["id"] for p in data["placements"]]
+            link = answer_headers.get("Link")
+            path = link[1:link.index(">")].removeprefix("/api/v1") if data["next_cursor"] else None
+    finally:
+        stop.set()
+        thread.join(60)
+        server.shutdown()
+    assert len(seen) == len(set(seen)), "no request is listed twice"
+    assert seen == sorted(seen, reverse=True), "newest first throughout"
+    assert [i for i in seen if i in before] == sorted(before, reverse=True), "every earlier request, once"
+    assert set(seen) - set(before) <= set(inserted)
