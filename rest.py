@@ -90,7 +90,6 @@ class SafeHavenApi(Api):
         return response
 
 
-    _document: dict[str, Any] | None = None
 
     def _openapi_json(self) -> Response:
         """The generated document, finished by `api_document.finish` (once per app: it never changes)."""
