@@ -89,8 +89,6 @@ class SafeHavenApi(Api):
             response.headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110: 405 names them
         return response
 
-
-
     def _openapi_json(self) -> Response:
         """The generated document, finished by `api_document.finish` (once per app: it never changes)."""
         import api_document  # it reads every domain's models: imported when the document is first asked for
