@@ -167,15 +167,22 @@ def patch_shelter(data: dict[str, Any], code: str) -> dict[str, Any]:
 
 @blp.route("/shelters/<code>/residents")
 @roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
+@blp.arguments(schemas.ResidentQuery, location="query")
 @blp.response(200, schemas.ResidentList)
-def list_residents(code: str) -> dict[str, Any]:
-    """The open stays of a shelter (secretariat, its managers); 404 for anyone else."""
+@paging.paged
+def list_residents(query: dict[str, Any], code: str) -> Any:
+    """The open stays of a shelter, oldest admission first (secretariat, its managers); 404 for anyone else.
+    Each page's case codes are audited as shown."""
     user = _user()
     shelter = permissions.load_residents_shelter(db.session, user, code)
-    stays = services.residents(db.session, shelter)
+    after = paging.decode_cursor(query["cursor"], (str, int))
+    stays = services.residents(db.session, shelter, limit=query["limit"] + 1,
+                               after=None if after is None else (paging.cursor_time(after[0]), after[1]))
+    stays, cursor = paging.page_of(stays, query["limit"], lambda s: (_utc(s.admitted_at).isoformat(), s.id))
     services.record_residents_read(db.session, user, utcnow(), shelter, stays)
+    body = {"shelter": shelter.code, "residents": [resident_json(s) for s in stays], "next_cursor": cursor}
     db.session.commit()
-    return {"shelter": shelter.code, "residents": [resident_json(s) for s in stays]}
+    return body, 200, paging.link_header(cursor)
 
 
 @blp.route("/shelters/<code>/headcount", methods=["POST"])

@@ -144,12 +144,17 @@ class ShelterList(Output):
     next_cursor = next_cursor_field()
 
 
+class ResidentQuery(PageQuery):
+    """Which page of a shelter's residents, oldest admission first."""
+
+
 class ResidentList(Output):
-    """A shelter's residents."""
+    """A page of a shelter's residents, oldest admission first."""
 
     OPTIONAL = ()
     shelter = fields.String()
     residents = fields.List(fields.Nested(ResidentOut))
+    next_cursor = next_cursor_field()
 
 
 class HeadcountIn(Schema):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
-from sqlalchemy import Text, cast, func, select, update
+from sqlalchemy import Text, and_, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -299,15 +299,16 @@ def list_shelter_lines(session: Session, now: datetime, *, after: str | None = N
                         occ.get(row.id, none), util.get(row.id)) for row in rows]
 
 
-def residents(session: Session, shelter: Shelter) -> list[Stay]:
-    """Open stays of a shelter, oldest admission first."""
-    return list(
-        session.scalars(
-            select(Stay)
-            .where(Stay.shelter_id == shelter.id, Stay.discharged_at.is_(None))
-            .order_by(Stay.admitted_at, Stay.id)
-        )
-    )
+def residents(session: Session, shelter: Shelter, *, after: tuple[datetime, int] | None = None,
+              limit: int | None = None) -> list[Stay]:
+    """Open stays of a shelter, oldest admission first; after (admitted_at, stay id) `after`, at most `limit`
+    (the API's pages)."""
+    query = select(Stay).where(Stay.shelter_id == shelter.id, Stay.discharged_at.is_(None))
+    if after is not None:
+        admitted_at, stay_id = after
+        query = query.where(or_(Stay.admitted_at > admitted_at,
+                                and_(Stay.admitted_at == admitted_at, Stay.id > stay_id)))
+    return list(session.scalars(query.order_by(Stay.admitted_at, Stay.id).limit(limit)))
 
 
 def get_case(session: Session, code: str) -> Case:

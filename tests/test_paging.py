@@ -212,3 +212,16 @@ def test_paging_while_another_client_inserts_concurrently(app, make):
     assert seen == sorted(seen, reverse=True), "newest first throughout"
     assert [i for i in seen if i in before] == sorted(before, reverse=True), "every earlier request, once"
     assert set(seen) - set(before) <= set(inserted)
+
+
+def test_residents_page_oldest_admission_first_and_each_page_is_audited(api_as, make, now):
+    from accounts.models import AuditEvent
+
+    shelter = make.shelter("PVPT", capacity=10, opened_on=(now - timedelta(days=30)).date())
+    stays = [make.stay(shelter, admitted_at=now - timedelta(days=d)) for d in (5, 3, 3, 1)]
+    expected = [s.id for s in sorted(stays, key=lambda s: (s.admitted_at, s.id))]
+    api = api_as(make.manager(shelter))
+    pages = _pages(api, "/shelters/PVPT/residents?limit=3", "residents")
+    assert [[r["stay_id"] for r in page] for page in pages] == [expected[:3], expected[3:]]
+    reads = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "shelter.residents_read")).all()
+    assert len(reads) == 2
