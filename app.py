@@ -12,6 +12,7 @@ from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 import i18n
+import outages
 from accounts.audit import audit_keys, generate_key
 from config import Config
 from database import configure_sqlite, configured_or_instance_keys, encryption_keys, keyring, utcnow
@@ -27,6 +28,8 @@ class DatabaseId(IntegerConverter):
 
 # Reachable without signing in; everything else needs a session (pages) or a token (API).
 PUBLIC_ENDPOINTS = frozenset({"accounts.login", "static", "health", "api-docs.openapi_json",
+                              # load balancers' probes: no data, no session (health.py)
+                              "health.healthz", "health.readyz",
                               # the second step of a sign-in: the view checks the half-done sign-in itself
                               "accounts.second_factor", "accounts.enrol_totp",
                               # the language switch works on the sign-in page too
@@ -44,6 +47,10 @@ def create_app(config: Any = None) -> Flask:
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'safehaven.db'}"
     bind_keys(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # A database that is away is noticed in seconds (a 503, outages.py), not after the kernel's TCP timeout.
+        engine_options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        engine_options.setdefault("connect_args", {}).setdefault("connect_timeout", 5)
 
     db.init_app(app)
     with app.app_context():
@@ -51,6 +58,7 @@ def create_app(config: Any = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).with_name("migrations")))
     csrf.init_app(app)
     limiter.init_app(app)
+    outages.init_app(app)
     i18n.init_app(app)
     _init_login(app)
     _register_transactions(app)
@@ -124,6 +132,7 @@ def _register_api(app: Flask) -> None:
 
 
 def _register_pages(app: Flask) -> None:
+    import health
     from accounts.views import bp as accounts_bp
     from alerts.views import bp as alerts_bp
     from placement.views import bp as placement_bp
@@ -135,6 +144,7 @@ def _register_pages(app: Flask) -> None:
     app.register_blueprint(alerts_bp)
     app.register_blueprint(placement_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(health.bp)
 
     @app.context_processor
     def open_alerts() -> dict[str, Any]:
@@ -166,9 +176,10 @@ def _register_pages(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from accounts.cli import audit_cli, backup_command, keys_cli, users_cli
     from alerts.cli import alerts_cli, scheduler_cli
-    from shelters.cli import demo_cli
+    from shelters.cli import demo_cli, export_cli, import_cli
 
-    for command in (users_cli, audit_cli, keys_cli, demo_cli, backup_command, alerts_cli, scheduler_cli):
+    for command in (users_cli, audit_cli, keys_cli, demo_cli, backup_command, alerts_cli, scheduler_cli, import_cli,
+                    export_cli):
         app.cli.add_command(command)
 
     @app.cli.command("check")
@@ -199,6 +210,7 @@ def _register_transactions(app: Flask) -> None:
     from flask import g
 
     import odd_input
+    from health import NO_TRANSACTION_ENDPOINTS
     from database import WriteInReadOnlyTransaction, begin_read_only, end_read_only
 
     @app.before_request
@@ -219,6 +231,8 @@ def _register_transactions(app: Flask) -> None:
     def read_only_transaction() -> None:
         # GET and HEAD read: on SQLite their transaction takes no write lock, so readers do not queue
         # behind each other (database.begin_read_only). One that turns out to write is done again below.
+        if request.endpoint in NO_TRANSACTION_ENDPOINTS:
+            return  # a probe answers without the database (/healthz) or opens its own connection (/readyz)
         if request.method in ("GET", "HEAD") and not g.get("write_retry"):
             begin_read_only(db.session())
 

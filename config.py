@@ -75,6 +75,11 @@ class Config:
         # Flask-Limiter: shared counters in Redis when there is one, else this process's memory.
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_HEADERS_ENABLED = False  # rest.rate_limit_headers writes them (RateLimit-*, Retry-After)
+        # Redis away: count in this process's memory rather than fail sign-ins (outages.py raises a system alert),
+        # and ask Redis again every SAFEHAVEN_RATELIMIT_RECHECK_SECONDS; a dead Redis costs a request 1 s at most.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+        self.SAFEHAVEN_RATELIMIT_RECHECK_SECONDS = _int("RATELIMIT_RECHECK_SECONDS", 10)
         self.WTF_CSRF_TIME_LIMIT = None  # the session's own lifetime bounds the token
         self.MAX_CONTENT_LENGTH = 1024 * 1024
 

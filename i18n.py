@@ -4,7 +4,8 @@ Every domain keeps its own message catalogue beside its code (`accounts/translat
 the strings of its Python files and of its templates; the top-level `translations/` holds the shared
 layout's and the error pages'. Flask-Babel merges them. `flask translations update` extracts the marked
 strings and merges them into every catalogue, `flask translations compile` builds the `.mo` files
-(`make` runs it at installation; they are never committed) and `flask translations check` lists what
+(`make` runs it at installation, the wheel's build too (setup.py), and the app when it starts and finds one
+missing or older than its `.po`; they are never committed) and `flask translations check` lists what
 is untranslated (tests/test_i18n.py fails on it).
 
 The language follows the user's choice (stored on the user, or in the session before signing in), then
@@ -14,6 +15,8 @@ English: its messages sit beside stable machine-readable codes.
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -51,7 +54,7 @@ LOCALES = {"sq": "sq", "sr": "sr_Latn", "en": "en"}
 
 # Catalogue directory -> the files and directories whose marked strings it holds.
 CATALOGUES: dict[str, tuple[str, ...]] = {
-    "translations": ("app.py", "errors.py", "i18n.py", "templates/base.html", "templates/error.html",
+    "translations": ("app.py", "errors.py", "i18n.py", "outages.py", "templates/base.html", "templates/error.html",
                      "templates/_macros.html"),
     "accounts/translations": ("accounts", "templates/accounts", "templates/admin"),
     "shelters/translations": ("shelters", "templates/shelters"),
@@ -118,6 +121,13 @@ FORM_PLURAL_MESSAGES = (
 
 
 def init_app(app: Flask) -> None:
+    # An install without make (pip install ., a wheel) still serves every language: a catalogue whose .mo is
+    # missing or older than its .po is compiled now. The wheel ships them compiled (setup.py), so this only
+    # writes after a .po was changed in place; a read-only install keeps what it has and says so.
+    try:
+        compile_all()
+    except OSError as error:
+        logging.getLogger(__name__).warning("could not compile the message catalogues: %s", error)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES",
                           ";".join(str(ROOT / directory) for directory in CATALOGUES))
     # Times are shown in UTC, labelled so, everywhere: officers and shelters compare them across the country.
@@ -264,8 +274,11 @@ def compile_all() -> None:
             mo = po.with_suffix(".mo")
             if po.exists() and (not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime):
                 catalog = _read(po, code)
-                with mo.open("wb") as handle:
+                # Written aside and renamed: workers starting together never read a half-written catalogue.
+                partial = mo.with_name(f".{mo.name}.{os.getpid()}")
+                with partial.open("wb") as handle:
                     write_mo(handle, catalog)
+                os.replace(partial, mo)
 
 
 def untranslated() -> list[str]:

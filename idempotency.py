@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from apispec import BasePlugin
 from flask import Response, current_app, g, request
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from accounts.models import IdempotencyKey
@@ -155,7 +155,14 @@ def after_api_request(response: Response) -> Response:
     # Whatever the handler left uncommitted was never to be kept (it commits what it means to).
     session.rollback()
     if response.status_code >= 500:
-        session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == record_id))
+        try:
+            session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == record_id))
+            session.commit()
+        except SQLAlchemyError:
+            # The database is away (the 503 says so): the claim stays until it counts as abandoned
+            # (ABANDONED_AFTER), and the client gets its 503 rather than a traceback.
+            session.rollback()
+        return response
     else:
         record = session.get(IdempotencyKey, record_id)
         if record is not None:

@@ -248,6 +248,13 @@ def job_failed(job: str, error: BaseException) -> Decision:
                     {"job": job, "error": detail})
 
 
+def service_unreachable(service: str, kind: str) -> Decision:
+    """A service the app leans on (the rate-limit store) does not answer: the system alert that says so."""
+    return Decision(SYSTEM, "system", service, "warning",
+                    f"The {kind} store of shared rate limits does not answer; each instance counts on its own",
+                    {"service": service, "store": kind})
+
+
 SHELTER_RULES = (unused_facility, low_utilisation, near_capacity, over_capacity, stale_headcount)
 SHELTER_KINDS = (UNUSED_FACILITY, LOW_UTILISATION, NEAR_CAPACITY, OVER_CAPACITY, STALE_HEADCOUNT)
 

@@ -148,14 +148,14 @@ def raise_system_alert(session: Session, now: datetime, decision: Decision) -> A
     return alert
 
 
-def clear_system_alert(session: Session, now: datetime, job: str) -> bool:
-    """Resolve the live system alert of `job`, if any, after it ran cleanly again."""
+def clear_system_alert(session: Session, now: datetime, job: str, note: str = "the job ran cleanly") -> bool:
+    """Resolve the live system alert of `job` (or of a service), if any, after it ran cleanly (answered) again."""
     alert = session.scalar(select(Alert).where(
         Alert.kind == "system", Alert.subject_type == "system", Alert.subject == job, Alert.status.in_(LIVE)))
     if alert is None:
         return False
     alert.status, alert.resolved_at, alert.resolved_by_id = AlertStatus.RESOLVED, now, None
-    alert.resolution_note = f"{AUTO_RESOLVE_NOTE}: the job ran cleanly"
+    alert.resolution_note = f"{AUTO_RESOLVE_NOTE}: {note}"
     _audit(session, None, now, "alert.resolved", alert, note=alert.resolution_note)
     session.flush()
     return True

@@ -103,6 +103,8 @@ def subject_label(alert: Described) -> str:
     if alert.subject_type == "request":
         return _("Placement request %(request)s", request=alert.subject)
     if alert.subject_type == "system":
+        if alert.figures.get("service"):
+            return _("Service %(service)s", service=alert.subject)
         return _("Job %(job)s", job=alert.subject)
     if alert.subject_type == "user":
         return _("User %(user)s", user=alert.subject)
@@ -211,6 +213,9 @@ def _unusual_access(alert: Described, f: Mapping[str, Any]) -> str:
 
 
 def _system(alert: Described, f: Mapping[str, Any]) -> str:
+    if f.get("service"):
+        return _("The %(store)s store of shared rate limits does not answer: each instance counts sign-in attempts "
+                 "on its own until it does", store=f.get("store") or "?")
     # The error itself is technical detail (an exception's name and text) and stays as raised, in English.
     return _("The scheduled job '%(job)s' failed: %(error)s", job=f.get("job") or alert.subject, error=f["error"])
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -316,3 +317,14 @@ class CaseForm(Form):
             "identified_on": self.identified_on.data,
             "identifying_details": self.identifying_details.data or None,
         }
+
+
+# --- bulk import -------------------------------------------------------------------------------------------
+
+
+class ImportForm(Form):
+    kind = SelectField(_l("What the file holds"), choices=choices([("shelters", _l("Shelters")),
+                                                                   ("residents", _l("Current residents of shelters"))]))
+    upload = FileField(_l("CSV or XLSX file"), validators=[FileRequired()],
+                       render_kw={"accept": ".csv,.xlsx"})
+    apply = BooleanField(_l("Apply: write every row (all or nothing); leave unticked to check the file first"))

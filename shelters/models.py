@@ -185,6 +185,9 @@ class Case(db.Model):
     # list, log or export. Cleared, with the other details, when a closed case is anonymised.
     identifying_details: Mapped[str | None] = mapped_column(EncryptedText)
     anonymised: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # "SHELTER/REFERENCE" for a resident brought in by bulk import (shelters/imports.py): the shelter's own
+    # pseudonymous file number, never a name; a second upload of the same file finds the case by it.
+    intake_reference: Mapped[str | None] = mapped_column(String(60), unique=True)
 
     identified_by: Mapped[Organisation | None] = relationship()
     stays: Mapped[list[Stay]] = relationship(back_populates="case", order_by="Stay.admitted_at")

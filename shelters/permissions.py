@@ -39,6 +39,11 @@ def can_create_shelter(user: User) -> bool:
     return user.role in (Role.ADMIN, Role.SECRETARIAT)
 
 
+def can_import(user: User) -> bool:
+    """Bulk import of shelters and residents (locations and profiles of every shelter): the secretariat."""
+    return user.role == Role.SECRETARIAT
+
+
 def can_edit_register(user: User) -> bool:
     """The register's edit page (every field but those `editable_fields` withholds): the staff."""
     return user.role in (Role.ADMIN, Role.SECRETARIAT)

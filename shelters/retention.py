@@ -52,6 +52,7 @@ def anonymise_case(case: Case) -> None:
     case.birth_year -= case.birth_year % BIRTH_YEAR_BAND
     case.languages = []
     case.trafficker_regions = []
+    case.intake_reference = None  # the shelter's file number would lead back to its own records
     case.anonymised = True
 
 

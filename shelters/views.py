@@ -21,6 +21,7 @@ from accounts.permissions import ALL_ROLES, roles_required
 from database import utcnow
 from errors import DomainError, NotAllowed, StaleVersion
 from extensions import db
+from i18n import current_language
 from i18n import lazy_gettext as _l
 from shelters import permissions, services
 from shelters.forms import (
@@ -32,6 +33,7 @@ from shelters.forms import (
     DischargeForm,
     EditShelterForm,
     HeadcountForm,
+    ImportForm,
     NewShelterForm,
     ShelterForm,
 )
@@ -49,7 +51,8 @@ BOARD_PANELS: list[Callable[[User, Shelter], tuple[str, dict] | None]] = []
 
 @bp.app_context_processor
 def _navigation() -> dict[str, Any]:
-    return {"can_create_case": permissions.can_create_case, "can_create_shelter": permissions.can_create_shelter}
+    return {"can_create_case": permissions.can_create_case, "can_create_shelter": permissions.can_create_shelter,
+            "can_import": permissions.can_import}
 
 
 def _known_regions() -> list[str]:
@@ -453,3 +456,79 @@ def case(code: str) -> Any:
                            show_identifying=show_identifying)
     db.session.commit()
     return html
+
+
+# --- bulk import -------------------------------------------------------------------------------------------
+
+
+def _import_page(form: ImportForm, report: Any = None, status: int = 200) -> tuple[str, int]:
+    from shelters import imports
+
+    return render_template("shelters/import.html", form=form, report=report, columns=imports.COLUMNS,
+                           max_rows=imports.MAX_ROWS, max_megabytes=imports.MAX_BYTES // (1024 * 1024)), status
+
+
+@bp.url_value_preprocessor
+def _import_upload_limit(endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    # Uploads to the import may be larger than any other request (MAX_CONTENT_LENGTH), a little above the
+    # import's own limit so that a file just over it gets the import's clear refusal. Set here, before the
+    # before_request hooks (CSRF, odd input) read the body.
+    if endpoint == "shelters.imports_page":
+        from flask import request
+
+        from shelters import imports
+
+        request.max_content_length = imports.MAX_BYTES + 64 * 1024
+
+
+@bp.route("/imports", methods=["GET", "POST"])
+@roles_required(Role.SECRETARIAT)
+def imports_page() -> Any:
+    """Upload shelters or residents: a dry run shows every row's outcome and error; applying is all or nothing."""
+    from shelters import imports
+
+    if not permissions.can_import(_user()):
+        abort(403)
+    form = ImportForm()
+    if not form.validate_on_submit():
+        return _import_page(form, status=422 if form.is_submitted() else 200)
+    upload = form.upload.data
+    try:
+        table = imports.read_table(form.kind.data, upload.filename or "", upload.read(imports.MAX_BYTES + 1))
+        report = imports.run_import(db.session, _user(), utcnow(), form.kind.data, table, apply=form.apply.data)
+    except DomainError as error:
+        db.session.rollback()
+        form.upload.errors = [*form.upload.errors, error.message]
+        flash(str(error.message), "error")
+        return _import_page(form, status=error.status)
+    if report.applied:
+        db.session.commit()
+        flash(_("The import was applied: %(new)s new, %(updated)s updated, %(unchanged)s unchanged.",
+                new=report.count("create"), updated=report.count("update"), unchanged=report.count("unchanged")),
+              "success")
+        return _import_page(ImportForm(formdata=None), report)
+    db.session.rollback()
+    if report.errors:
+        flash(_("Nothing was changed: correct the rows with errors and upload the file again."), "error")
+        return _import_page(form, report, 422)
+    flash(_("The file can be applied: nothing was changed yet. Upload it again with Apply ticked."), "info")
+    return _import_page(form, report)
+
+
+@bp.get("/imports/templates/<kind>.<fmt>")
+@roles_required(Role.SECRETARIAT)
+def import_template(kind: str, fmt: str) -> Response:
+    """The empty table to fill in, as XLSX (with a sheet explaining the columns and codes in the page's
+    language) or CSV (the header row)."""
+    from shelters import imports
+
+    if kind not in imports.KINDS or fmt not in ("xlsx", "csv") or not permissions.can_import(_user()):
+        abort(404)
+    language = current_language()
+    if fmt == "csv":
+        body, mimetype = imports.write_csv(kind, []), "text/csv"
+    else:
+        body, mimetype = imports.template_workbook(kind), \
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="safehaven-{kind}-{language}.{fmt}"'})

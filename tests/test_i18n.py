@@ -43,18 +43,23 @@ class _Text(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.found: list[str] = []
         self._skip = 0
+        self._skipped: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in {"script", "style"}:
-            self._skip += 1
         values = dict(attrs)
+        # translate="no" (HTML's own mark) holds a code that stays the same in every language, such as an
+        # import's column names: not text to translate.
+        if tag in {"script", "style"} or values.get("translate") == "no":
+            self._skip += 1
+            self._skipped.append(tag)
         for name, value in attrs:
             if value and (name in VISIBLE_ATTRIBUTES
                           or (name == "value" and tag == "input" and values.get("type") in {"submit", "button"})):
                 self.found.append(value)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in {"script", "style"}:
+        if self._skipped and self._skipped[-1] == tag:
+            self._skipped.pop()
             self._skip = max(0, self._skip - 1)
 
     def handle_data(self, data: str) -> None:
