@@ -257,7 +257,9 @@ def _register_transactions(app: Flask) -> None:
 def _register_hooks(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException
 
-    from rest import api, domain_error_response, is_api_request
+    from rest import api, domain_error_response, is_api_request, rate_limit_headers
+
+    app.after_request(rate_limit_headers)
 
     @app.before_request
     def require_login() -> Response | None:

@@ -64,6 +64,8 @@ class Config:
         # Sign-in security (see docs/security.md).
         self.SAFEHAVEN_TOTP_REQUIRED_ROLES = env.get(PREFIX + "TOTP_REQUIRED_ROLES", "admin,secretariat,police")
         self.SAFEHAVEN_LOGIN_RATE_LIMIT = env.get(PREFIX + "LOGIN_RATE_LIMIT") or "10 per minute"
+        # API requests per token; refused tokens per address are held to the sign-in limit above (rest.py).
+        self.SAFEHAVEN_API_RATE_LIMIT = env.get(PREFIX + "API_RATE_LIMIT") or "600 per minute"
         self.SAFEHAVEN_LOCKOUT_FAILURES = _int("LOCKOUT_FAILURES", 5)
         self.SAFEHAVEN_LOCKOUT_MINUTES = _int("LOCKOUT_MINUTES", 15)
         self.SAFEHAVEN_SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 15)
@@ -72,7 +74,7 @@ class Config:
         self.PERMANENT_SESSION_LIFETIME = self.SAFEHAVEN_SESSION_MAX_HOURS * 3600
         # Flask-Limiter: shared counters in Redis when there is one, else this process's memory.
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
-        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_HEADERS_ENABLED = False  # rest.rate_limit_headers writes them (RateLimit-*, Retry-After)
         # Redis away: count in this process's memory rather than fail sign-ins (outages.py raises a system alert),
         # and ask Redis again every SAFEHAVEN_RATELIMIT_RECHECK_SECONDS; a dead Redis costs a request 1 s at most.
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True

@@ -7,16 +7,20 @@ validation errors name the fields they refuse. The OpenAPI document at
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from typing import Any
 
-from flask import Response, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from flask_smorest import Api, Blueprint
+from marshmallow import Schema
 from werkzeug.exceptions import HTTPException
 
 from accounts import services as account_services
 from database import utcnow
 from errors import DomainError
-from extensions import db
+from extensions import db, limiter
 
 API_PREFIX = "/api/v1"
 
@@ -34,6 +38,12 @@ CODES = {
 }
 
 
+# RFC 6750: a 401 names the scheme; a token that was sent and refused is `invalid_token`.
+CHALLENGE = 'Bearer realm="Safe Haven API"'
+# Methods whose body must be JSON when there is one (415 otherwise).
+BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
+
+
 def error_response(status: int, code: str, message: str, fields: dict[str, Any] | None = None,
                    **extra: Any) -> Response:
     # Messages may be lazily translated strings; the API's locale is always English (i18n.select_locale).
@@ -41,6 +51,8 @@ def error_response(status: int, code: str, message: str, fields: dict[str, Any] 
     body.update(extra)
     response = jsonify({"error": body})
     response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = CHALLENGE
     return response
 
 
@@ -72,7 +84,36 @@ class SafeHavenApi(Api):
             message = "invalid " + ", ".join(sorted(fields))
         else:
             message = data.get("message") or error.description or "error"
-        return error_response(status, CODES.get(status, "error"), str(message), fields)
+        response = error_response(status, CODES.get(status, "error"), str(message), fields)
+        if status == 405 and getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110: 405 names them
+        return response
+
+    def _openapi_json(self) -> Response:
+        """The generated document, finished by `api_document.finish` (once per app: it never changes)."""
+        import api_document  # it reads every domain's models: imported when the document is first asked for
+
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        cached = app.extensions.get("safehaven_openapi")
+        if cached is None:
+            cached = api_document.finish(app, self.spec.to_dict(), self.schema_classes())
+            app.extensions["safehaven_openapi"] = cached
+        return current_app.response_class(json.dumps(cached, indent=2), mimetype="application/json")
+
+    def schema_classes(self) -> dict[str, type]:
+        """The marshmallow class behind each component schema of the document, by component name."""
+        classes: dict[str, type] = {}
+        for plugin in self.spec.plugins:
+            for key, name in getattr(getattr(plugin, "converter", None), "refs", {}).items():
+                classes[name] = key[0] if isinstance(key, tuple) else type(key)
+        return classes
+
+
+class Output(Schema):
+    """Base of the API's output schemas: every field is always in the answer except those in `OPTIONAL`
+    (the OpenAPI document lists the others as `required`; tests validate real answers against it)."""
+
+    OPTIONAL: tuple[str, ...] = ()
 
 
 api = SafeHavenApi()
@@ -98,9 +139,100 @@ def bearer_sign_in() -> Response | None:
         return error_response(401, "unauthorized", "a bearer token is required: Authorization: Bearer TOKEN")
     user = account_services.user_for_token(db.session, raw.strip(), utcnow())
     if user is None:
-        return error_response(401, "unauthorized", "the token is unknown, expired or revoked")
+        response = error_response(401, "unauthorized", "the token is unknown, expired or revoked")
+        response.headers["WWW-Authenticate"] = CHALLENGE + ', error="invalid_token"'
+        return response
     g.api_user = user
     return None
+
+
+def declared_query_parameters(view: Any) -> frozenset[str] | None:
+    """The query parameters a view's `@blp.arguments(..., location="query")` schemas declare (by the name sent)."""
+    names: set[str] = set()
+    for parameter in getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", []):
+        if parameter.get("in") == "query":
+            schema = parameter["schema"]
+            schema = schema() if isinstance(schema, type) else schema
+            names.update(f.data_key or name for name, f in schema.fields.items() if not f.dump_only)
+    return frozenset(names)
+
+
+def refuse_unknown_parameters() -> Response | None:
+    """before_request of the API blueprints: a query parameter the operation does not declare is 400 naming it,
+    rather than silently ignored (`?status=` on a list that has no such filter would return everything)."""
+    if not request.args or request.endpoint is None:
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    unknown = sorted(set(request.args) - (declared_query_parameters(view) or frozenset()))
+    if unknown:
+        return error_response(400, "unknown_parameter", f"unknown query parameter: {', '.join(unknown)}",
+                              {name: ["unknown parameter"] for name in unknown})
+    return None
+
+
+def refuse_non_json_body() -> Response | None:
+    """before_request of the API blueprints: a body that is not JSON is 415, whatever the operation (webargs
+    would read it as no body at all and answer 422 "Missing data")."""
+    if request.method not in BODY_METHODS:
+        return None
+    has_body = bool(request.content_length) or bool(request.get_data(cache=True))
+    if has_body and not request.is_json:
+        return error_response(415, "unsupported_media_type",
+                              f"the body must be JSON (Content-Type: application/json), not "
+                              f"{request.mimetype or 'untyped'}", {"Content-Type": ["application/json"]})
+    return None
+
+
+def created(body: Any, location: str) -> tuple[Any, int, dict[str, str]]:
+    """A 201 answer naming where the new resource is read (RFC 9110 `Location`)."""
+    return body, 201, {"Location": location}
+
+
+def _api_rate() -> str:
+    return current_app.config["SAFEHAVEN_API_RATE_LIMIT"]
+
+
+def _failed_authentication_rate() -> str:
+    return current_app.config["SAFEHAVEN_LOGIN_RATE_LIMIT"]
+
+
+def _token_key() -> str:
+    """Requests are counted per token (its hash: the raw token never reaches the counters' storage); a request
+    without one counts against its address."""
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and raw.strip():
+        return "token:" + hashlib.sha256(raw.strip().encode()).hexdigest()[:32]
+    return "address:" + (request.remote_addr or "")
+
+
+def _address_key() -> str:
+    return request.remote_addr or ""
+
+
+def _refused_token(response: Response) -> bool:
+    """A token was sent and refused: a guess, counted as a failed sign-in is (a request without one guesses nothing)."""
+    return response.status_code == 401 and "Authorization" in request.headers
+
+
+def rate_limit_headers(response: Response) -> Response:
+    """after_request of the app (pages and API): a 429 says when to retry (`Retry-After`, seconds); an API answer
+    gives the token's budget as `RateLimit-Limit`, `-Remaining` and `-Reset` (seconds), the IETF draft's names.
+    (Flask-Limiter's own headers are off: it would put its `Retry-After` on every answer, over ours.)"""
+    limits = limiter.current_limits
+    if response.status_code == 429:
+        waits = [int(current.reset_at - time.time()) for current in limits if current.breached]
+        response.headers["Retry-After"] = str(max([1, *waits]))
+    if is_api_request():
+        for current in limits:
+            if API_LIMIT_SCOPE in current.request_args:  # [key, scope]
+                response.headers["RateLimit-Limit"] = str(current.limit.amount)
+                response.headers["RateLimit-Remaining"] = str(max(0, current.remaining))
+                response.headers["RateLimit-Reset"] = str(max(0, int(current.reset_at - time.time())))
+                break
+    return response
+
+
+API_LIMIT_SCOPE = "api"
 
 
 def api_blueprint(name: str, import_name: str, description: str) -> Blueprint:
@@ -111,7 +243,14 @@ def api_blueprint(name: str, import_name: str, description: str) -> Blueprint:
     import idempotency  # it answers in this module's error shape, so it imports this module
 
     blp = Blueprint(name, import_name, url_prefix=API_PREFIX, description=description)
+    # Every API blueprint shares one budget per token (SAFEHAVEN_API_RATE_LIMIT), and one per address for refused
+    # tokens, as strict as sign-in (SAFEHAVEN_LOGIN_RATE_LIMIT): counted in Redis when REDIS_URL is set.
+    limiter.shared_limit(_api_rate, scope=API_LIMIT_SCOPE, key_func=_token_key)(blp)
+    limiter.shared_limit(_failed_authentication_rate, scope="api-authentication", key_func=_address_key,
+                         deduct_when=_refused_token)(blp)
     blp.before_request(bearer_sign_in)
+    blp.before_request(refuse_unknown_parameters)
+    blp.before_request(refuse_non_json_body)
     blp.before_request(idempotency.before_api_request)
     blp.after_request(idempotency.after_api_request)
     blp.teardown_request(idempotency.teardown_api_request)

@@ -15,6 +15,7 @@ from flask import abort, g
 from flask_login import current_user
 
 from accounts.models import Role, User
+from errors import NotAllowed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,9 +42,14 @@ def roles_required(*roles: str) -> Callable[[F], F]:
             if user is None:
                 abort(401)
             if user.role not in allowed:
+                if g.get("api_user") is not None:  # an integrator reads which role would do
+                    needed = sorted(str(role) for role in allowed)
+                    raise NotAllowed(f"this needs the role {' or '.join(needed)}; your token's role is {user.role}",
+                                     code="role_required", details={"roles": needed})
                 abort(403)
             return view(*args, **kwargs)
 
+        wrapper.required_roles = allowed  # type: ignore[attr-defined]  # the OpenAPI document reads it
         return wrapper  # type: ignore[return-value]
 
     return decorator

@@ -5,9 +5,13 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from accounts.models import OrganisationKind, Role
+from paging import next_cursor_field
+from rest import Output
 
 
 class OrganisationIn(Schema):
+    """A new organisation."""
+
     code = fields.String(required=True, validate=validate.Regexp(r"^[A-Z0-9][A-Z0-9-]{1,15}$",
                                                                   error="2-16 capitals, digits or dashes"))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
@@ -16,19 +20,30 @@ class OrganisationIn(Schema):
     mou_since = fields.Date(allow_none=True)
 
 
-class OrganisationOut(Schema):
+class OrganisationOut(Output):
+    """An organisation (police directorate, NGO, ministry, partner)."""
+
+    OPTIONAL = ()
+
     code = fields.String()
     name = fields.String()
-    kind = fields.String()
+    kind = fields.String(validate=validate.OneOf(list(OrganisationKind)))
     mou_in_force = fields.Boolean()
     mou_since = fields.Date(allow_none=True)
 
 
-class OrganisationList(Schema):
+class OrganisationList(Output):
+    """A page of organisations, by code."""
+
+    OPTIONAL = ()
+
     organisations = fields.List(fields.Nested(OrganisationOut))
+    next_cursor = next_cursor_field()
 
 
 class UserIn(Schema):
+    """A new account; the password must pass the password rules."""
+
     username = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9._-]{1,63}$",
                                                                       error="2-64 lower-case letters, digits, . _ -"))
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=256))
@@ -38,13 +53,22 @@ class UserIn(Schema):
                            validate=validate.Length(max=100))
 
 
-class UserOut(Schema):
+class UserOut(Output):
+    """An account."""
+
+    OPTIONAL = ()
+
     username = fields.String()
-    role = fields.String()
+    role = fields.String(validate=validate.OneOf(list(Role)))
     organisation = fields.String(allow_none=True)
     shelters = fields.List(fields.String())
     active = fields.Boolean()
 
 
-class UserList(Schema):
+class UserList(Output):
+    """A page of accounts, by username."""
+
+    OPTIONAL = ()
+
     users = fields.List(fields.Nested(UserOut))
+    next_cursor = next_cursor_field()

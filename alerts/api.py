@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
+from flask import g, url_for
 
+import paging
 from accounts.models import Role, User
 from accounts.permissions import roles_required
 from alerts import permissions, schemas, services
@@ -13,7 +14,7 @@ from alerts.models import Alert
 from database import utcnow
 from errors import NotAllowed
 from extensions import db
-from rest import api_blueprint
+from rest import api_blueprint, created
 
 blp = api_blueprint("alerts_api", __name__, "Alerts, their review, and utilisation statistics")
 
@@ -44,12 +45,18 @@ def alert_json(alert: Alert, *, comments: bool = False) -> dict[str, Any]:
 @roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
 @blp.arguments(schemas.AlertQuery, location="query")
 @blp.response(200, schemas.AlertList)
-def list_alerts(query: dict[str, Any]) -> dict[str, Any]:
+@paging.paged
+def list_alerts(query: dict[str, Any]) -> Any:
     """Alerts by status, most severe and oldest first: all for the secretariat, own shelters' for a manager."""
     user = _user()
     scope = None if permissions.sees_all_alerts(user) else services.managed_shelter_ids(db.session, user)
-    alerts = services.list_alerts(db.session, query["status"], scope)
-    return {"alerts": [alert_json(a) for a in alerts]}
+    after = paging.decode_cursor(query["cursor"], (int, str, int))
+    if after is not None:
+        after = (after[0], paging.cursor_time(after[1]), after[2])
+    alerts = services.list_alerts(db.session, query["status"], scope, after=after, limit=query["limit"] + 1)
+    alerts, cursor = paging.page_of(alerts, query["limit"], lambda a: (
+        (rank := services.alert_sort_key(a))[0], rank[1].isoformat(), rank[2]))
+    return {"alerts": [alert_json(a) for a in alerts], "next_cursor": cursor}, 200, paging.link_header(cursor)
 
 
 @blp.route("/alerts/<int:alert_id>")
@@ -93,7 +100,7 @@ def resolve(data: dict[str, Any], alert_id: int) -> dict[str, Any]:
 @roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
 @blp.arguments(schemas.NoteIn)
 @blp.response(201, schemas.AlertOut)
-def add_comment(data: dict[str, Any], alert_id: int) -> dict[str, Any]:
+def add_comment(data: dict[str, Any], alert_id: int) -> Any:
     """Add an action note (secretariat; the manager of the shelter it concerns)."""
     user = _user()
     alert = permissions.load_alert(db.session, user, alert_id)
@@ -102,7 +109,7 @@ def add_comment(data: dict[str, Any], alert_id: int) -> dict[str, Any]:
     services.comment(db.session, user, utcnow(), alert, data["note"])
     db.session.commit()
     db.session.refresh(alert)
-    return alert_json(alert, comments=True)
+    return created(alert_json(alert, comments=True), url_for("alerts_api.get_alert", alert_id=alert_id))
 
 
 @blp.route("/stats/utilisation")

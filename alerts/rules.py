@@ -21,6 +21,9 @@ PLACEMENT_UNANSWERED = "placement_unanswered"
 IDENTIFICATION_DROP = "identification_drop"
 UNUSUAL_ACCESS = "unusual_access"
 SYSTEM = "system"
+# Every kind of alert, as the API documents them.
+ALERT_KINDS = (UNUSED_FACILITY, LOW_UTILISATION, NEAR_CAPACITY, OVER_CAPACITY, STALE_HEADCOUNT, PLACEMENT_UNANSWERED,
+               IDENTIFICATION_DROP, UNUSUAL_ACCESS, SYSTEM)
 
 # The subject of the country-wide identification figures.
 COUNTRY = "national"

@@ -12,12 +12,12 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from accounts import audit
 from accounts.models import Role, User
-from alerts.models import Alert, AlertComment, AlertStatus, Severity
+from alerts.models import SEVERITY_RANK, Alert, AlertComment, AlertStatus, Severity
 from alerts.rules import Decision
 from errors import AlreadyDone, Invalid, NotFound
 from shelters import figures
@@ -167,17 +167,30 @@ _SEVERITY_ORDER = case(
     (Alert.severity == Severity.CRITICAL, 0), (Alert.severity == Severity.WARNING, 1), else_=2)
 
 
-def list_alerts(session: Session, status: str = "open", shelter_ids: Sequence[int] | None = None) -> list[Alert]:
+def list_alerts(session: Session, status: str = "open", shelter_ids: Sequence[int] | None = None, *,
+                after: tuple[int, datetime, int] | None = None, limit: int | None = None) -> list[Alert]:
     """Alerts by status ('all' for every one), most severe first, then oldest first.
 
-    `shelter_ids` limits the list to alerts about those shelters (a manager's view).
+    `shelter_ids` limits the list to alerts about those shelters (a manager's view); `after` (an
+    `alert_sort_key`) and `limit` give the API's pages.
     """
     query = select(Alert)
     if status != "all":
         query = query.where(Alert.status == status)
     if shelter_ids is not None:
         query = query.where(Alert.shelter_id.in_(list(shelter_ids)))
-    return list(session.scalars(query.order_by(_SEVERITY_ORDER, Alert.first_seen, Alert.id)))
+    if after is not None:
+        rank, first_seen, alert_id = after
+        query = query.where(or_(_SEVERITY_ORDER > rank,
+                                and_(_SEVERITY_ORDER == rank, or_(Alert.first_seen > first_seen,
+                                                                  and_(Alert.first_seen == first_seen,
+                                                                       Alert.id > alert_id)))))
+    return list(session.scalars(query.order_by(_SEVERITY_ORDER, Alert.first_seen, Alert.id).limit(limit)))
+
+
+def alert_sort_key(alert: Alert) -> tuple[int, datetime, int]:
+    """Where an alert stands in `list_alerts`' order."""
+    return SEVERITY_RANK[Severity(alert.severity)], alert.first_seen, alert.id
 
 
 def get_alert(session: Session, alert_id: int) -> Alert:

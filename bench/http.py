@@ -58,6 +58,8 @@ class Server:
         self.port = free_port()
         env = os.environ | {"DATABASE_URL": database_url, "SECRET_KEY": "bench-secret-key-not-for-production",
                             "SAFEHAVEN_TOTP_REQUIRED_ROLES": "", "SAFEHAVEN_SCHEDULER": "0",
+                            # The benchmark measures throughput, not the API's per-token rate limit.
+                            "SAFEHAVEN_API_RATE_LIMIT": "1000000 per minute",
                             "PYTHONPATH": str(ROOT)}
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         self.process = subprocess.Popen(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, g, jsonify
+from flask import Response, current_app, g, jsonify, url_for
 
+import paging
 from accounts.models import Role, User
 from accounts.permissions import roles_required
 from database import utcnow
@@ -73,20 +74,31 @@ def create(data: dict[str, Any]) -> Response:
                                            transfer=data["transfer"])
     body = placement_json(request, user, shown)
     db.session.commit()
-    return placement_response(body, 201)
+    response = placement_response(body, 201)
+    response.headers["Location"] = url_for("placement_api.get", request_id=body["id"])
+    return response
 
 
 @blp.route("/placements")
 @roles_required(Role.POLICE, Role.SECRETARIAT, Role.SHELTER_MANAGER)
+@blp.arguments(schemas.PlacementQuery, location="query")
 @blp.response(200, schemas.PlacementList)
-def list_requests() -> dict[str, Any]:
-    """Requests the caller may see: all (secretariat), their own (police), holding a bed at or admitted to their
-    shelters (managers); each request's shelter only where the caller may know it."""
+@paging.paged
+def list_requests(query: dict[str, Any]) -> Any:
+    """Requests the caller may see, newest first: all (secretariat), their own (police), holding a bed at or
+    admitted to their shelters (managers); each request's shelter only where the caller may know it."""
     user = _user()
+    if "shelter" in query and not permissions.can_filter_by_shelter(user):
+        raise NotAllowed("police may not list requests by shelter", fields={"shelter": ["not allowed"]})
+    (before,) = paging.decode_cursor(query["cursor"], (int,)) or (None,)
+    found = permissions.visible_requests(db.session, user, utcnow(), query.get("status"), query["limit"] + 1,
+                                         before_id=before, urgency=query.get("urgency"),
+                                         shelter_code=query.get("shelter"), since=query.get("since"))
+    found, cursor = paging.page_of(found, query["limit"], lambda r: (r.id,))
     rows = [{"id": r.id, "case_code": r.case.code, "status": r.status, "urgency": r.urgency,
              "shelter": r.shelter.code if permissions.shows_shelter(user, r) else None, "created_at": r.created_at,
-             "updated_at": r.updated_at} for r in permissions.visible_requests(db.session, user, utcnow())]
-    return {"placements": rows}
+             "updated_at": r.updated_at} for r in found]
+    return {"placements": rows, "next_cursor": cursor}, 200, paging.link_header(cursor)
 
 
 @blp.route("/placements/<int:request_id>")

@@ -21,7 +21,7 @@ from errors import NotFound
 from placement import services
 from placement.models import HOLDING, PlacementEvent, PlacementRequest, RequestStatus
 from shelters import permissions as shelter_permissions
-from shelters.models import Reservation, Stay
+from shelters.models import Reservation, Shelter, Stay
 
 
 def can_request(user: User) -> bool:
@@ -109,10 +109,24 @@ def can_run_batch(user: User) -> bool:
 
 
 def visible_requests(session: Session, user: User, now: datetime, status: str | None = None,
-                     limit: int = 500) -> list[PlacementRequest]:
+                     limit: int = 500, *, before_id: int | None = None, urgency: str | None = None,
+                     shelter_code: str | None = None, since: datetime | None = None) -> list[PlacementRequest]:
     """Newest first, what `user` may see: all (secretariat), their own (police), holding a live bed at or admitted
-    to and still staying at their shelters (managers). Pages and API list through this one query."""
+    to and still staying at their shelters (managers). Pages and API list through this one query.
+
+    The API pages by `before_id` and filters by `urgency`, the shelter the request is addressed to (never for
+    police, who may not know it once the hold ends: `can_filter_by_shelter`) and creation time `since`."""
     query = select(PlacementRequest).order_by(PlacementRequest.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(PlacementRequest.id < before_id)
+    if urgency is not None:
+        query = query.where(PlacementRequest.urgency == urgency)
+    if since is not None:
+        query = query.where(PlacementRequest.created_at >= since)
+    if shelter_code is not None:
+        if not can_filter_by_shelter(user):
+            return []
+        query = query.where(PlacementRequest.shelter.has(Shelter.code == shelter_code))
     if user.role == Role.POLICE:
         query = query.where(PlacementRequest.requested_by_id == user.id)
     elif user.role == Role.SHELTER_MANAGER:
@@ -131,6 +145,12 @@ def visible_requests(session: Session, user: User, now: datetime, status: str | 
     if status:
         query = query.where(PlacementRequest.status == status)
     return list(session.scalars(query))
+
+
+def can_filter_by_shelter(user: User) -> bool:
+    """Listing requests by the shelter they are addressed to says which shelter held a case: the secretariat, and
+    managers (whose lists hold their own shelters' requests only)."""
+    return user.role in (Role.SECRETARIAT, Role.SHELTER_MANAGER)
 
 
 def unknown_request(request_id: int) -> NotFound:

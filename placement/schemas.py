@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from placement.models import DECLINE_REASONS, Urgency
+from paging import PageQuery, next_cursor_field
+from placement.models import DECLINE_REASONS, RequestStatus, Urgency
+from rest import Output
 
 CODE = fields.String(validate=validate.Regexp(r"^[A-Z0-9][A-Z0-9-]{0,15}$", error="a shelter code"))
 
 
 class PlacementIn(Schema):
+    """A request for a bed for a case."""
+
     case_code = fields.String(required=True, validate=validate.Length(min=1, max=20))
     urgency = fields.String(load_default=Urgency.URGENT.value, validate=validate.OneOf(list(Urgency)))
     region = fields.String(allow_none=True, validate=validate.Length(min=1, max=64),
@@ -20,23 +24,37 @@ class PlacementIn(Schema):
 
 
 class ReserveIn(Schema):
+    """The shelter to hold a bed at."""
+
     shelter = fields.String(required=True, validate=validate.Length(min=1, max=16))
 
 
 class RejectIn(Schema):
+    """Why the shelter refuses (free text)."""
+
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
 class DeclineIn(Schema):
-    reason = fields.String(required=True, validate=validate.OneOf(list(DECLINE_REASONS)))
-    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    """Why the victim declined shelter (a `DeclineReason` code; `note` for free text, required with `other`)."""
+
+    reason = fields.String(required=True, validate=validate.OneOf(list(DECLINE_REASONS)),
+                           metadata={"description": "a `DeclineReason` code"})
+    note = fields.String(allow_none=True, validate=validate.Length(max=1000),
+                         metadata={"description": "free text; required when `reason` is `other`"})
 
 
 class CancelIn(Schema):
+    """Withdraw a request, optionally saying why."""
+
     note = fields.String(allow_none=True, validate=validate.Length(max=1000))
 
 
-class SuggestionOut(Schema):
+class SuggestionOut(Output):
+    """A shelter that fits, with its score broken into terms."""
+
+    OPTIONAL = ('distance_band',)
+
     shelter = fields.String()
     score = fields.Integer()
     terms = fields.Dict(keys=fields.String(), values=fields.Integer())
@@ -46,7 +64,11 @@ class SuggestionOut(Schema):
                        "their sum"})
 
 
-class ExclusionOut(Schema):
+class ExclusionOut(Output):
+    """A shelter that does not fit, and why."""
+
+    OPTIONAL = ()
+
     shelter = fields.String()
     reasons = fields.List(fields.String(), metadata={"description": "each reason in English"})
     codes = fields.List(fields.String(), metadata={"description": "each reason's code, in the order of `reasons`"})
@@ -55,22 +77,30 @@ class ExclusionOut(Schema):
                        "absent for a request stored before the values were kept"})
 
 
-class EventOut(Schema):
+class EventOut(Output):
+    """An entry of a request's timeline."""
+
+    OPTIONAL = ()
+
     at = fields.DateTime()
     by = fields.String(allow_none=True, metadata={
         "description": "who acted; null for the system, and for a shelter's manager where the shelter is hidden"})
     by_role = fields.String(allow_none=True, metadata={"description": "the role of who acted; null for the system"})
-    from_status = fields.String(allow_none=True)
-    to_status = fields.String()
+    from_status = fields.String(allow_none=True, validate=validate.OneOf(list(RequestStatus)))
+    to_status = fields.String(validate=validate.OneOf(list(RequestStatus)))
     shelter = fields.String(allow_none=True, metadata={"description": "null where the reader may not know it"})
     note = fields.String(allow_none=True)
 
 
-class PlacementOut(Schema):
+class PlacementOut(Output):
+    """A placement request as the caller may see it."""
+
+    OPTIONAL = ('address', 'telephone', 'why_empty', 'profile', 'timeline')
+
     id = fields.Integer()
     case_code = fields.String()
-    status = fields.String()
-    urgency = fields.String()
+    status = fields.String(validate=validate.OneOf(list(RequestStatus)))
+    urgency = fields.String(validate=validate.OneOf(list(Urgency)))
     region = fields.String(allow_none=True)
     shelter = fields.String(allow_none=True, metadata={
         "description": "the shelter holding (or that held) the bed: for the requesting officer only while it holds "
@@ -96,11 +126,44 @@ class PlacementOut(Schema):
     timeline = fields.List(fields.Nested(EventOut))
 
 
-class PlacementList(Schema):
-    placements = fields.List(fields.Nested(PlacementOut))
+class PlacementLine(Output):
+    """A placement request in a list."""
+
+    OPTIONAL = ()
+
+    id = fields.Integer()
+    case_code = fields.String()
+    status = fields.String(validate=validate.OneOf(list(RequestStatus)))
+    urgency = fields.String(validate=validate.OneOf(list(Urgency)))
+    shelter = fields.String(allow_none=True, metadata={"description": "as in `PlacementOut`"})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
 
 
-class BatchOut(Schema):
+class PlacementQuery(PageQuery):
+    """Which placement requests to list, newest first."""
+
+    status = fields.String(validate=validate.OneOf(list(RequestStatus)), metadata={"description": "only these"})
+    urgency = fields.String(validate=validate.OneOf(list(Urgency)), metadata={"description": "only these"})
+    shelter = fields.String(validate=validate.Length(min=1, max=16), metadata={
+        "description": "only those addressed to this shelter (secretariat, managers; police: 403)"})
+    since = fields.AwareDateTime(metadata={"description": "only those made at or after this time"})
+
+
+class PlacementList(Output):
+    """A page of placement requests, newest first."""
+
+    OPTIONAL = ()
+
+    placements = fields.List(fields.Nested(PlacementLine))
+    next_cursor = next_cursor_field()
+
+
+class BatchOut(Output):
+    """What the batch assignment reserved."""
+
+    OPTIONAL = ()
+
     waiting = fields.Integer()
     placed = fields.Integer()
     urgent_placed = fields.Integer()

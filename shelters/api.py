@@ -6,14 +6,15 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, g, jsonify
+from flask import Response, g, jsonify, url_for
 
+import paging
 from accounts.models import Role, User
 from accounts.permissions import ALL_ROLES, roles_required
 from database import utcnow
 from errors import NotAllowed
 from extensions import db
-from rest import api_blueprint, error_response
+from rest import api_blueprint, created, error_response
 from shelters import permissions, schemas, services
 from shelters.models import LOCATION_FIELDS, Case, Shelter, Stay
 
@@ -90,16 +91,24 @@ def shelter_line_json(line: services.ShelterLine) -> dict[str, Any]:
 
 @blp.route("/shelters")
 @roles_required(*ALL_ROLES)
+@blp.arguments(schemas.ShelterQuery, location="query")
 @blp.response(200, schemas.ShelterList)
-def list_shelters() -> Response:
+@paging.paged
+def list_shelters(query: dict[str, Any]) -> Response:
     """Every shelter with capacity and free beds; partners get totals by region group as of the last midnight UTC."""
     # The body is built here and returned ready: flask-smorest passes a Response through, and ShelterList
     # still documents it in the OpenAPI document (schemathesis checks answers against it).
     if not permissions.can_list_shelters(_user()):
         beds = services.partner_beds(db.session, utcnow())
-        return jsonify({"shelters": [], "regions": [asdict(r) for r in beds.regions], "as_of": _iso(beds.as_of)})
-    lines = services.list_shelter_lines(db.session, utcnow())
-    return jsonify({"shelters": [shelter_line_json(line) for line in lines]})
+        return jsonify({"shelters": [], "regions": [asdict(r) for r in beds.regions], "as_of": _iso(beds.as_of),
+                        "next_cursor": None})
+    (after,) = paging.decode_cursor(query["cursor"], (str,)) or (None,)
+    lines = services.list_shelter_lines(db.session, utcnow(), after=after, region=query.get("region"),
+                                        status=query.get("status"))
+    if "has_free_beds" in query:
+        lines = [line for line in lines if (line.available > 0) == query["has_free_beds"]]
+    lines, cursor = paging.page_of(lines, query["limit"], lambda line: (line.row.code,))
+    return paging.page_response("shelters", [shelter_line_json(line) for line in lines], cursor)
 
 
 @blp.route("/shelters", methods=["POST"])
@@ -113,7 +122,7 @@ def create_shelter(data: dict[str, Any]) -> dict[str, Any]:
     shelter = services.create_shelter(db.session, _user(), utcnow(), code, data)
     body = _detail(_user(), shelter)
     db.session.commit()
-    return body
+    return created(body, url_for("shelters_api.get_shelter", code=code))
 
 
 @blp.route("/shelters/<code>")
@@ -158,15 +167,22 @@ def patch_shelter(data: dict[str, Any], code: str) -> dict[str, Any]:
 
 @blp.route("/shelters/<code>/residents")
 @roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
+@blp.arguments(schemas.ResidentQuery, location="query")
 @blp.response(200, schemas.ResidentList)
-def list_residents(code: str) -> dict[str, Any]:
-    """The open stays of a shelter (secretariat, its managers); 404 for anyone else."""
+@paging.paged
+def list_residents(query: dict[str, Any], code: str) -> Any:
+    """The open stays of a shelter, oldest admission first (secretariat, its managers); 404 for anyone else.
+    Each page's case codes are audited as shown."""
     user = _user()
     shelter = permissions.load_residents_shelter(db.session, user, code)
-    stays = services.residents(db.session, shelter)
+    after = paging.decode_cursor(query["cursor"], (str, int))
+    stays = services.residents(db.session, shelter, limit=query["limit"] + 1,
+                               after=None if after is None else (paging.cursor_time(after[0]), after[1]))
+    stays, cursor = paging.page_of(stays, query["limit"], lambda s: (_utc(s.admitted_at).isoformat(), s.id))
     services.record_residents_read(db.session, user, utcnow(), shelter, stays)
+    body = {"shelter": shelter.code, "residents": [resident_json(s) for s in stays], "next_cursor": cursor}
     db.session.commit()
-    return {"shelter": shelter.code, "residents": [resident_json(s) for s in stays]}
+    return body, 200, paging.link_header(cursor)
 
 
 @blp.route("/shelters/<code>/headcount", methods=["POST"])
@@ -196,7 +212,7 @@ def headcount(data: dict[str, Any], code: str) -> Any:
 @roles_required(Role.SECRETARIAT, Role.SHELTER_MANAGER)
 @blp.arguments(schemas.AdmitIn)
 @blp.response(201, schemas.StayOut)
-def admit(data: dict[str, Any], code: str) -> dict[str, Any]:
+def admit(data: dict[str, Any], code: str) -> Any:
     """Admit a case directly. The secretariat admits any case; a shelter's manager only a case whose placement
     request holds a bed there (anything else is 404, as for a code that does not exist)."""
     user, now = _user(), utcnow()
@@ -207,7 +223,8 @@ def admit(data: dict[str, Any], code: str) -> dict[str, Any]:
     stay = services.admit_case(db.session, user, now, shelter, case, data.get("admitted_at"), reservation=hold)
     body = stay_json(stay)  # before the commit expires the stay: reading it after would reload three rows
     db.session.commit()
-    return body
+    # No stay has a URL of its own: its case, which names the stay and shelter to those who may know them.
+    return created(body, url_for("shelters_api.get_case", code=body["case_code"]))
 
 
 def stay_json(stay: Stay) -> dict[str, Any]:
@@ -237,11 +254,32 @@ def discharge(data: dict[str, Any], stay_id: int) -> dict[str, Any]:
 @roles_required(Role.POLICE, Role.SECRETARIAT)
 @blp.arguments(schemas.CaseIn)
 @blp.response(201, schemas.CaseCreated)
-def create_case(data: dict[str, Any]) -> dict[str, Any]:
+def create_case(data: dict[str, Any]) -> Any:
     """Record a newly identified victim by a pseudonymous profile; returns the case code."""
     case = services.create_case(db.session, _user(), utcnow(), data)
     db.session.commit()
-    return {"case_code": case.code}
+    return created({"case_code": case.code}, url_for("shelters_api.get_case", code=case.code))
+
+
+@blp.route("/cases")
+@roles_required(Role.SECRETARIAT, Role.POLICE)
+@blp.arguments(schemas.CaseQuery, location="query")
+@blp.response(200, schemas.CaseList)
+@paging.paged
+def list_cases(query: dict[str, Any]) -> Any:
+    """Cases by code: every case (secretariat), the cases the officer identified (police). Each case listed is
+    audited as read (and so counts towards `unusual_access`)."""
+    user, now = _user(), utcnow()
+    (after,) = paging.decode_cursor(query["cursor"], (str,)) or (None,)
+    cases = permissions.listed_cases(db.session, user, after=after, status=query.get("status"),
+                                     limit=query["limit"] + 1)
+    cases, cursor = paging.page_of(cases, query["limit"], lambda c: (c.code,))
+    rows = [{"case_code": c.code, "status": c.status, "identified_on": c.identified_on, "region": c.region,
+             "anonymised": c.anonymised} for c in cases]
+    for case in cases:
+        services.record_case_read(db.session, user, now, case)
+    db.session.commit()
+    return {"cases": rows, "next_cursor": cursor}, 200, paging.link_header(cursor)
 
 
 def case_json(case: Case, stay: Stay | None) -> dict[str, Any]:

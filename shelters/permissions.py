@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import Role, User
@@ -110,6 +111,22 @@ def can_view_case(user: User, case: Case, where: Whereabouts) -> bool:
         return False
     return (where.stay is not None and user.manages(where.stay.shelter_id)) or any(
         user.manages(shelter_id) for shelter_id in where.holding_shelter_ids)
+
+
+def listed_cases(session: Session, user: User, *, after: str | None = None, status: str | None = None,
+                 limit: int = 50) -> list[Case]:
+    """The cases `user` may list, by code: every case (secretariat), the cases they identified (police); nobody
+    else lists cases (a manager reads their shelters' residents). Never where a case stays."""
+    if user.role not in (Role.SECRETARIAT, Role.POLICE):
+        return []
+    query = select(Case).order_by(Case.code).limit(limit)
+    if user.role == Role.POLICE:
+        query = query.where(Case.created_by_id == user.id)
+    if after is not None:
+        query = query.where(Case.code > after)
+    if status is not None:
+        query = query.where(Case.status == status)
+    return list(session.scalars(query))
 
 
 def can_see_stay(user: User, stay: Stay) -> bool:

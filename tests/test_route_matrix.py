@@ -112,8 +112,10 @@ ROUTES: dict[tuple[str, str], object] = {
     ("GET", "/api/v1/me"): EVERYONE,
     ("GET", "/api/v1/organisations"): {A, S},
     ("POST", "/api/v1/organisations"): {A},
+    ("GET", "/api/v1/organisations/<code>"): {A, S},
     ("GET", "/api/v1/users"): {A, S},
     ("POST", "/api/v1/users"): {A},
+    ("GET", "/api/v1/users/<username>"): {A, S},
     ("GET", "/api/v1/shelters"): EVERYONE,
     ("POST", "/api/v1/shelters"): {A, S},
     ("GET", "/api/v1/shelters/<code>"): owned({A, S, M, P}, {A, S, M, P}),
@@ -123,6 +125,7 @@ ROUTES: dict[tuple[str, str], object] = {
     ("POST", "/api/v1/shelters/<code>/stays"): owned({S, M}, {S}),
     ("POST", "/api/v1/stays/<int:stay_id>/discharge"): owned({S, M}, {S}),
     ("POST", "/api/v1/cases"): {S, P},
+    ("GET", "/api/v1/cases"): {S, P},
     ("GET", "/api/v1/cases/<code>"): owned({S, M, P}, {S}),
     ("GET", "/api/v1/placements"): {S, M, P},
     ("POST", "/api/v1/placements"): {S, P},
@@ -208,6 +211,7 @@ def test_route_matrix(app, make, now, role):
     users = {A: make.user(A, username="admin-a"), S: make.user(S, username="sec-a"),
              M: make.manager(manager_own, username="mgr-a"), P: officer, X: make.user(X, username="partner-a")}
     make.user(P, username="target-user")
+    make.org(code="MATRIX")
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = f"10.9.0.{ROLES.index(role) + 1}"
     token = None
@@ -233,7 +237,8 @@ def test_route_matrix(app, make, now, role):
         for ownership, allowed in cases:
             record = records.get(ownership, {})
             values = {name: str(value) for name, value in record.items() if name != "case"}
-            values |= {"code": record.get("case" if "/cases/" in rule else "shelter", "NONE"),
+            values |= {"code": "MATRIX" if "/organisations/" in rule
+                       else record.get("case" if "/cases/" in rule else "shelter", "NONE"),
                        "filename": "app.css", "username": "target-user", "kind": "shelters", "fmt": "csv"}
             path = _fill(rule, values)
             response = call(method, path)

@@ -90,6 +90,8 @@ class Gunicorn:
             "SAFEHAVEN_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY, "SAFEHAVEN_AUDIT_KEYS": TEST_AUDIT_KEY,
             "SAFEHAVEN_TOTP_REQUIRED_ROLES": "",
             "SAFEHAVEN_SCHEDULER": "0", "PYTHONPATH": str(ROOT),
+            # Load and crash drills hammer the API with a few tokens; the limit itself is tests/test_rate_limits.py's.
+            "SAFEHAVEN_API_RATE_LIMIT": "1000000 per minute",
         }
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         # A file, not a pipe: a pipe nobody reads would block the server once its buffer filled.
