@@ -130,6 +130,14 @@ class Config:
         self.SAFEHAVEN_SMTP_USER: str | None = env.get(PREFIX + "SMTP_USER") or None
         self.SAFEHAVEN_SMTP_PASSWORD: str | None = env.get(PREFIX + "SMTP_PASSWORD") or None
         self.SAFEHAVEN_SMTP_STARTTLS = _bool("SMTP_STARTTLS", False)
+        # Notifications (alerts/notify.py, alerts/delivery.py): the outbox is delivered every NOTIFY_SECONDS; links
+        # in messages start with BASE_URL; an emergency (urgent) request escalates to the secretariat after
+        # ESCALATE_EMERGENCY_MINUTES (ESCALATE_URGENT_MINUTES); managers hear of a hold this long before it ends.
+        self.SAFEHAVEN_NOTIFY_SECONDS = _int("NOTIFY_SECONDS", 10)
+        self.SAFEHAVEN_BASE_URL = env.get(PREFIX + "BASE_URL") or "http://127.0.0.1:5000"
+        self.SAFEHAVEN_ESCALATE_EMERGENCY_MINUTES = _int("ESCALATE_EMERGENCY_MINUTES", 15)
+        self.SAFEHAVEN_ESCALATE_URGENT_MINUTES = _int("ESCALATE_URGENT_MINUTES", 60)
+        self.SAFEHAVEN_NOTIFY_HOLD_WARNING_MINUTES = _int("NOTIFY_HOLD_WARNING_MINUTES", 30)
 
         # flask-smorest: the OpenAPI document is generated from the API schemas.
         self.API_TITLE = "Safe Haven"

@@ -34,19 +34,37 @@ def _fail(error: DomainError) -> None:
 @click.option("--role", required=True, help="admin, secretariat, shelter_manager, police or partner")
 @click.option("--org", "org_code", help="the organisation's code")
 @click.option("--shelter", "shelter_codes", multiple=True, help="a shelter a manager runs (repeatable)")
-def create_user(name: str, role: str, org_code: str | None, shelter_codes: tuple[str, ...]) -> None:
+@click.option("--email", help="the address notifications are mailed to")
+def create_user(name: str, role: str, org_code: str | None, shelter_codes: tuple[str, ...],
+                email: str | None) -> None:
     """Create user NAME; the password is read from standard input (one line)."""
     password = sys.stdin.readline().rstrip("\r\n")
     try:
         user = services.create_user(
             db.session, None, utcnow(), username=name, password=password, role=role, organisation_code=org_code,
             shelters=shelter_services.get_shelters(db.session, list(shelter_codes)),
-            password_min_length=current_app.config["SAFEHAVEN_PASSWORD_MIN_LENGTH"],
+            password_min_length=current_app.config["SAFEHAVEN_PASSWORD_MIN_LENGTH"], email=email,
         )
     except DomainError as error:
         _fail(error)
     db.session.commit()
     click.echo(f"created {user.username} ({user.role})")
+
+
+@users_cli.command("webhook")
+@click.argument("org_code")
+@click.argument("url", required=False, default="")
+def webhook(org_code: str, url: str) -> None:
+    """Send ORG_CODE's users' notifications to URL as signed JSON too; the signing secret is read from standard
+    input (one line). Without URL, the webhook is turned off."""
+    secret = sys.stdin.readline().rstrip("\r\n") if url else None
+    try:
+        organisation = services.get_organisation(db.session, org_code)
+        services.set_webhook(db.session, None, utcnow(), organisation, url, secret)
+    except DomainError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"webhook of {org_code}: {url or 'off'}")
 
 
 @users_cli.command("token")

@@ -104,6 +104,10 @@ class UserForm(Form):
                        validators=[InputRequired()])
     organisation = SelectField(_l("Organisation"), choices=choices([("", _l("(none)"))]), default="")
     shelters = SelectMultipleField(_l("Shelters run (shelter managers only)"), choices=[])
+    email = StringField(_l("E-mail address for notifications"), validators=[Optional(), Length(max=254)],
+                        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+                        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false",
+                                   "type": "email"})
 
     def set_choices(self, organisations: list[tuple[str, str]], shelters: list[tuple[str, str]]) -> None:
         """Fill the organisation and shelter options from (code, label) pairs."""

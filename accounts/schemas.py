@@ -36,6 +36,7 @@ class UserIn(Schema):
     organisation = fields.String(allow_none=True, validate=validate.Length(max=16))
     shelters = fields.List(fields.String(validate=validate.Length(max=16)), load_default=list,
                            validate=validate.Length(max=100))
+    email = fields.String(allow_none=True, validate=validate.Length(max=254))
 
 
 class UserOut(Schema):
@@ -44,6 +45,7 @@ class UserOut(Schema):
     organisation = fields.String(allow_none=True)
     shelters = fields.List(fields.String())
     active = fields.Boolean()
+    email = fields.String(allow_none=True)
 
 
 class UserList(Schema):

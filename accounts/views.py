@@ -440,7 +440,7 @@ def create_user() -> Any:
         user = services.create_user(
             db.session, current_user, utcnow(), username=form.username.data, password=form.password.data,
             role=form.role.data, organisation_code=form.organisation.data or None, shelters=shelters,
-            password_min_length=current_app.config["SAFEHAVEN_PASSWORD_MIN_LENGTH"],
+            password_min_length=current_app.config["SAFEHAVEN_PASSWORD_MIN_LENGTH"], email=form.email.data,
         )
         db.session.commit()
     except DomainError as error:
