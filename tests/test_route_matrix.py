@@ -78,6 +78,7 @@ ROUTES: dict[tuple[str, str], object] = {
     ("POST", "/cases/new"): {S, P},
     ("GET", "/cases/<code>"): owned({S, M, P}, {S}),
     ("GET", "/placements"): {S, M, P},
+    ("GET", "/placements/live"): {S, M, P},
     ("GET", "/placements/new"): {S, P},
     ("POST", "/placements/new"): {S, P},
     ("POST", "/placements/batch"): {S},
