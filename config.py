@@ -138,6 +138,8 @@ class Config:
         self.SAFEHAVEN_ESCALATE_EMERGENCY_MINUTES = _int("ESCALATE_EMERGENCY_MINUTES", 15)
         self.SAFEHAVEN_ESCALATE_URGENT_MINUTES = _int("ESCALATE_URGENT_MINUTES", 60)
         self.SAFEHAVEN_NOTIFY_HOLD_WARNING_MINUTES = _int("NOTIFY_HOLD_WARNING_MINUTES", 30)
+        # How often open pages ask whether their live parts changed (static/live.js; at least 2 seconds).
+        self.SAFEHAVEN_LIVE_SECONDS = _int("LIVE_SECONDS", 10)
 
         # flask-smorest: the OpenAPI document is generated from the API schemas.
         self.API_TITLE = "Safe Haven"
