@@ -138,6 +138,9 @@ class Config:
         self.SAFEHAVEN_ESCALATE_EMERGENCY_MINUTES = _int("ESCALATE_EMERGENCY_MINUTES", 15)
         self.SAFEHAVEN_ESCALATE_URGENT_MINUTES = _int("ESCALATE_URGENT_MINUTES", 60)
         self.SAFEHAVEN_NOTIFY_HOLD_WARNING_MINUTES = _int("NOTIFY_HOLD_WARNING_MINUTES", 30)
+        # Times on pages, in e-mails and in date inputs are this zone's (a user may choose their own); storage and
+        # the API stay UTC. Kosovo keeps Central European time, as Belgrade does.
+        self.SAFEHAVEN_TIMEZONE = env.get(PREFIX + "TIMEZONE") or "Europe/Belgrade"
         # How often open pages ask whether their live parts changed (static/live.js; at least 2 seconds).
         self.SAFEHAVEN_LIVE_SECONDS = _int("LIVE_SECONDS", 10)
 
@@ -158,6 +161,8 @@ class TestConfig(Config):
         super().__init__()
         self.TESTING = True
         self.SECRET_KEY = "test-secret-key-not-for-production"
+        # The tests were written reading UTC on pages; tests/test_local_time.py sets a zone of its own.
+        self.SAFEHAVEN_TIMEZONE = "UTC"
         self.SAFEHAVEN_ENCRYPTION_KEYS = [TEST_ENCRYPTION_KEY]
         self.SAFEHAVEN_AUDIT_KEYS = [TEST_AUDIT_KEY]
         self.SQLALCHEMY_DATABASE_URI = database_url or "sqlite://"

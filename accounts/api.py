@@ -27,7 +27,8 @@ def org_json(org: Organisation) -> dict[str, Any]:
 def user_json(user: User) -> dict[str, Any]:
     return {"username": user.username, "role": user.role,
             "organisation": user.organisation.code if user.organisation else None,
-            "shelters": [s.code for s in user.managed_shelters], "active": user.active, "email": user.email}
+            "shelters": [s.code for s in user.managed_shelters], "active": user.active, "email": user.email,
+            "timezone": user.timezone}
 
 
 @blp.route("/me")
@@ -74,6 +75,7 @@ def create_user(data: dict[str, Any]) -> dict[str, Any]:
         organisation_code=data.get("organisation"),
         shelters=shelter_services.get_shelters(db.session, data["shelters"]),
         password_min_length=current_app.config["SAFEHAVEN_PASSWORD_MIN_LENGTH"], email=data.get("email"),
+        timezone=data.get("timezone"),
     )
     db.session.commit()
     return user_json(user)

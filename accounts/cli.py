@@ -35,8 +35,9 @@ def _fail(error: DomainError) -> None:
 @click.option("--org", "org_code", help="the organisation's code")
 @click.option("--shelter", "shelter_codes", multiple=True, help="a shelter a manager runs (repeatable)")
 @click.option("--email", help="the address notifications are mailed to")
+@click.option("--timezone", help="the time zone of the user's pages, e.g. Europe/Belgrade (default SAFEHAVEN_TIMEZONE)")
 def create_user(name: str, role: str, org_code: str | None, shelter_codes: tuple[str, ...],
-                email: str | None) -> None:
+                email: str | None, timezone: str | None) -> None:
     """Create user NAME; the password is read from standard input (one line)."""
     password = sys.stdin.readline().rstrip("\r\n")
     try:
@@ -44,11 +45,25 @@ def create_user(name: str, role: str, org_code: str | None, shelter_codes: tuple
             db.session, None, utcnow(), username=name, password=password, role=role, organisation_code=org_code,
             shelters=shelter_services.get_shelters(db.session, list(shelter_codes)),
             password_min_length=current_app.config["SAFEHAVEN_PASSWORD_MIN_LENGTH"], email=email,
+            timezone=timezone,
         )
     except DomainError as error:
         _fail(error)
     db.session.commit()
     click.echo(f"created {user.username} ({user.role})")
+
+
+@users_cli.command("timezone")
+@click.argument("name")
+@click.argument("zone", required=False, default="")
+def timezone_command(name: str, zone: str) -> None:
+    """Show NAME's pages in ZONE (e.g. Europe/Berlin); without ZONE, in SAFEHAVEN_TIMEZONE again."""
+    try:
+        services.set_timezone(db.session, None, utcnow(), services.get_user(db.session, name), zone)
+    except DomainError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"time zone of {name}: {zone or 'the deployment default'}")
 
 
 @users_cli.command("webhook")

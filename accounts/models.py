@@ -74,6 +74,8 @@ class User(db.Model):
     locale: Mapped[str | None] = mapped_column(String(8))
     # Where notifications are mailed (alerts/notify.py); None: the user gets none by e-mail.
     email: Mapped[str | None] = mapped_column(String(254))
+    # The IANA time zone pages show this user's times in; None follows SAFEHAVEN_TIMEZONE.
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
     managed_shelters: Mapped[list[Shelter]] = relationship(

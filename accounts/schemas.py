@@ -37,6 +37,7 @@ class UserIn(Schema):
     shelters = fields.List(fields.String(validate=validate.Length(max=16)), load_default=list,
                            validate=validate.Length(max=100))
     email = fields.String(allow_none=True, validate=validate.Length(max=254))
+    timezone = fields.String(allow_none=True, validate=validate.Length(max=64))
 
 
 class UserOut(Schema):
@@ -46,6 +47,7 @@ class UserOut(Schema):
     shelters = fields.List(fields.String())
     active = fields.Boolean()
     email = fields.String(allow_none=True)
+    timezone = fields.String(allow_none=True)
 
 
 class UserList(Schema):

@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
+import i18n
 from accounts import audit
 from accounts.models import (
     ApiToken,
@@ -146,6 +147,26 @@ def checked_email(email: str | None) -> str | None:
     return email
 
 
+def checked_timezone(zone: str | None) -> str | None:
+    """`zone` stripped (None when blank: the deployment's zone); raises Invalid naming the field when it is not
+    an IANA time zone such as Europe/Belgrade."""
+    zone = (zone or "").strip()
+    if not zone:
+        return None
+    if len(zone) > 64 or i18n.zone_named(zone) is None:
+        raise Invalid(_l("unknown time zone %(zone)s", zone=repr(zone)), fields={"timezone": "unknown"})
+    return zone
+
+
+def set_timezone(session: Session, actor: User | None, now: datetime, user: User, zone: str | None) -> User:
+    """Show `user`'s pages in `zone` (None: SAFEHAVEN_TIMEZONE). Raises Invalid for an unknown zone. Audited."""
+    user.timezone = checked_timezone(zone)
+    session.flush()
+    audit.record(session, actor=actor, action="user.timezone", object_type="user", object_id=user.username,
+                 now=now, detail={"timezone": user.timezone})
+    return user
+
+
 def create_user(
     session: Session,
     actor: User | None,
@@ -158,6 +179,7 @@ def create_user(
     shelters: Sequence[Shelter] = (),
     password_min_length: int = 12,
     email: str | None = None,
+    timezone: str | None = None,
 ) -> User:
     """Create an account, managing `shelters` when it is a shelter manager's, notified at `email` if given.
 
@@ -172,6 +194,7 @@ def create_user(
         raise Invalid(_l("unknown role %(role)s", role=repr(role)), fields={"role": "unknown"})
     check_password_rules(password, password_min_length)
     email = checked_email(email)
+    timezone = checked_timezone(timezone)
     if session.scalar(select(User.id).where(User.username == username)):
         raise Conflict(_l("user %(username)s exists already", username=username), code="duplicate",
                        fields={"username": "taken"})
@@ -185,6 +208,7 @@ def create_user(
         password_hash=hash_password(password),
         managed_shelters=list(shelters),
         email=email,
+        timezone=timezone,
     )
     session.add(user)
     session.flush()

@@ -38,6 +38,7 @@ from accounts.permissions import roles_required
 from database import utcnow
 from errors import DomainError, NotAllowed
 from extensions import db
+from i18n import format_when
 from i18n import lazy_gettext as _l
 from i18n import lazy_pgettext
 from placement import permissions, services
@@ -456,9 +457,9 @@ def _act(request_id: int, *, owner: bool, form: Form, slot: str | None, action: 
 
 
 def _held_until(req: PlacementRequest) -> str | None:
-    """The hour the hold ends ("14:05", UTC), or None without a hold."""
+    """When the hold ends, in the reader's zone ("Dec 3, 2026, 14:05 CET"), or None without a hold."""
     until = req.reservation.held_until if req.reservation else None
-    return f"{until:%H:%M}" if until else None
+    return format_when(until) if until else None
 
 
 @bp.post("/placements/<int:request_id>/reserve")
@@ -468,7 +469,7 @@ def reserve(request_id: int) -> Any:
         services.reserve(db.session, user, utcnow(), req, form.shelter.data, _settings())
         until = _held_until(req)
         if until:
-            return _("A bed is reserved at %(shelter)s until %(time)s UTC. The shelter has been asked to accept.",
+            return _("A bed is reserved at %(shelter)s until %(time)s. The shelter has been asked to accept.",
                      shelter=req.shelter.code, time=until)
         return _("A bed is reserved at %(shelter)s. The shelter has been asked to accept.", shelter=req.shelter.code)
 
@@ -482,7 +483,7 @@ def accept(request_id: int) -> Any:
         services.accept(db.session, user, utcnow(), req, _settings())
         until = _held_until(req)
         if until:
-            return _("Case %(code)s accepted: the bed is held until %(time)s UTC.", code=req.case.code, time=until)
+            return _("Case %(code)s accepted: the bed is held until %(time)s.", code=req.case.code, time=until)
         return _("Case %(code)s accepted: the bed is held.", code=req.case.code)
 
     return _act(request_id, owner=False, form=DecisionForm(), slot=None, action=action)

@@ -1,4 +1,4 @@
-"""notifications: users' e-mail addresses, organisations' webhooks, and the outbox
+"""notifications: users' e-mail addresses and time zones, organisations' webhooks, and the outbox
 
 Revision ID: 0011_notifications
 Revises: 0010_location_secrecy
@@ -22,6 +22,7 @@ depends_on = None
 def upgrade():
     # Plain ALTER TABLE (nullable columns), not a batch copy of tables other tables reference.
     op.add_column('users', sa.Column('email', sa.String(length=254), nullable=True))
+    op.add_column('users', sa.Column('timezone', sa.String(length=64), nullable=True))
     op.add_column('organisations', sa.Column('webhook_url', sa.String(length=500), nullable=True))
     op.add_column('organisations', sa.Column('webhook_secret', sa.Text(), nullable=True))
     op.create_table('notifications',
@@ -59,4 +60,5 @@ def downgrade():
     op.drop_table('notifications')
     op.drop_column('organisations', 'webhook_secret')
     op.drop_column('organisations', 'webhook_url')
+    op.drop_column('users', 'timezone')
     op.drop_column('users', 'email')

@@ -1,0 +1,80 @@
+"""Local time: pages and typed times in SAFEHAVEN_TIMEZONE (default Europe/Belgrade) or the user's own zone;
+storage and the API stay UTC."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from config import Config
+from extensions import db
+from shelters.models import Stay
+from tests.fixtures.pages import body
+
+BELGRADE = ZoneInfo("Europe/Belgrade")
+
+
+@pytest.fixture
+def belgrade(app):
+    app.config["SAFEHAVEN_TIMEZONE"] = "Europe/Belgrade"
+    return app
+
+
+def clock(moment, zone) -> str:  # noqa: ANN001
+    local = moment.astimezone(zone)
+    return f"{local:%H:%M} {local.tzname()}"
+
+
+def test_the_deployment_zone_defaults_to_belgrade(monkeypatch):
+    monkeypatch.delenv("SAFEHAVEN_TIMEZONE", raising=False)
+    assert Config().SAFEHAVEN_TIMEZONE == "Europe/Belgrade"
+    monkeypatch.setenv("SAFEHAVEN_TIMEZONE", "Europe/Tirane")
+    assert Config().SAFEHAVEN_TIMEZONE == "Europe/Tirane"
+
+
+def test_pages_show_local_time_and_a_user_may_choose_their_own(belgrade, client, pages, make, runner, api_as):
+    shelter = make.shelter("PVPT")
+    officer = make.user("police")
+    request = make.reserved(shelter, by=officer)
+    pages.login(officer.username)
+    until = request.reservation.held_until
+    html = body(client.get(f"/placements/{request.id}"))
+    assert clock(until, BELGRADE) in html and f"{until.astimezone(ZoneInfo('UTC')):%H:%M} UTC" not in html
+
+    result = runner.invoke(args=["users", "timezone", officer.username, "Europe/London"])
+    assert result.exit_code == 0, result.output
+    html = body(client.get(f"/placements/{request.id}"))
+    assert clock(until, ZoneInfo("Europe/London")) in html
+    assert runner.invoke(args=["users", "timezone", officer.username, "Mars/Olympus"]).exit_code != 0
+
+    # The API stays UTC, with its offset.
+    answer = api_as(officer).get(f"/placements/{request.id}")
+    assert answer.json["expires_at"].endswith("+00:00")
+
+
+def test_a_typed_admission_time_is_read_as_local_time(belgrade, client, pages, make, now):
+    make.shelter("PVPT")
+    case = make.case(identified_on=(now - timedelta(days=2)).date())
+    pages.login(make.user("secretariat").username)
+    typed = (now - timedelta(hours=3)).astimezone(BELGRADE).replace(second=0, microsecond=0)
+    response = pages.post("/shelters/PVPT/admit", {"case_code": case.code,
+                                                   "admitted_at": typed.strftime("%Y-%m-%dT%H:%M")})
+    assert response.status_code == 302, body(response)
+    stay = db.session.scalar(select(Stay).where(Stay.case_id == case.id))
+    assert stay.admitted_at == typed  # the wall-clock time in Belgrade, stored as the same moment in UTC
+    assert stay.admitted_at.utcoffset() == timedelta(0)
+
+
+def test_users_get_a_time_zone_from_the_cli_and_the_api(app, runner, make, api_as):
+    result = runner.invoke(args=["users", "create", "ana", "--role", "police", "--timezone", "Europe/Berlin"],
+                           input="a long enough password\n")
+    assert result.exit_code == 0, result.output
+    api = api_as(make.user("admin"))
+    bad = api.post("/users", json={"username": "eve", "password": "a long enough password", "role": "police",
+                                   "timezone": "Nowhere/City"})
+    assert bad.status_code == 422 and "timezone" in bad.json["error"]["fields"]
+    users = {u["username"]: u for u in api.get("/users").json["users"]}
+    assert users["ana"]["timezone"] == "Europe/Berlin" and "eve" not in users
