@@ -53,6 +53,19 @@ def create_user(name: str, role: str, org_code: str | None, shelter_codes: tuple
     click.echo(f"created {user.username} ({user.role})")
 
 
+@users_cli.command("email")
+@click.argument("name")
+@click.argument("address", required=False, default="")
+def email_command(name: str, address: str) -> None:
+    """Mail NAME's notifications to ADDRESS; without ADDRESS, to nobody."""
+    try:
+        services.set_email(db.session, None, utcnow(), services.get_user(db.session, name), address)
+    except DomainError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"e-mail of {name}: {address or 'none'}")
+
+
 @users_cli.command("timezone")
 @click.argument("name")
 @click.argument("zone", required=False, default="")

@@ -158,6 +158,15 @@ def checked_timezone(zone: str | None) -> str | None:
     return zone
 
 
+def set_email(session: Session, actor: User | None, now: datetime, user: User, email: str | None) -> User:
+    """Mail `user`'s notifications to `email` (None: no e-mail). Raises Invalid for a bad address. Audited."""
+    user.email = checked_email(email)
+    session.flush()
+    audit.record(session, actor=actor, action="user.email", object_type="user", object_id=user.username,
+                 now=now, detail={"email": user.email})
+    return user
+
+
 def set_timezone(session: Session, actor: User | None, now: datetime, user: User, zone: str | None) -> User:
     """Show `user`'s pages in `zone` (None: SAFEHAVEN_TIMEZONE). Raises Invalid for an unknown zone. Audited."""
     user.timezone = checked_timezone(zone)

@@ -292,6 +292,12 @@ def test_users_get_an_e_mail_address_from_the_cli_and_the_api(app, runner, make,
     assert answer.status_code == 422 and "email" in answer.json["error"]["fields"]
     emails = dict(db.session.execute(select(accounts.User.username, accounts.User.email)).all())
     assert emails["ana"] == "ana@police.example" and "bad" not in emails and "eve" not in emails
+    assert runner.invoke(args=["users", "email", "dora", "dora@ministry.example"]).exit_code == 0
+    assert runner.invoke(args=["users", "email", "dora", "nope"]).exit_code != 0
+    assert runner.invoke(args=["users", "email", "ana"]).exit_code == 0
+    db.session.expire_all()
+    emails = dict(db.session.execute(select(accounts.User.username, accounts.User.email)).all())
+    assert (emails["dora"], emails["ana"]) == ("dora@ministry.example", None)
 
 
 # --- the webhook, against a real HTTP server -------------------------------------------------------------------
