@@ -145,6 +145,10 @@ class PasswordForm(Form):
                             render_kw={"autocomplete": "new-password"})
 
 
+class TimezoneForm(Form):
+    timezone = SelectField(_l("Time zone"), choices=[], default="")
+
+
 class RoleForm(Form):
     role = SelectField(_l("Role"), choices=choices(ROLE_LABELS.items()), validators=[InputRequired()])
 

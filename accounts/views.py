@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import partial, wraps
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import available_timezones
 
 import qrcode
 import qrcode.image.svg
@@ -29,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
+import i18n
 from accounts import audit, services
 from accounts.forms import (
     ORGANISATION_KIND_LABELS,
@@ -42,6 +44,7 @@ from accounts.forms import (
     ReauthForm,
     RoleForm,
     SecondFactorForm,
+    TimezoneForm,
     UserForm,
 )
 from accounts.models import AuditEvent, Organisation, Role, SessionEnd, User
@@ -321,6 +324,33 @@ def change_password() -> Any:
         form.current_password.errors = [_("That is not your password.")]
     status = 422 if form.is_submitted() else 200
     return render_template("accounts/password.html", form=form, min_length=min_length), status
+
+
+def _zone_choices() -> list[tuple[str, str]]:
+    """The deployment's zone first (no choice of one's own), then UTC and Europe's zones."""
+    default = current_app.config.get("SAFEHAVEN_TIMEZONE") or "UTC"
+    zones = sorted(z for z in available_timezones() if z.startswith("Europe/"))
+    return [("", _("As the deployment: %(zone)s", zone=default)), ("UTC", "UTC"), *((z, z) for z in zones)]
+
+
+@bp.route("/account/timezone", methods=["GET", "POST"])
+def account_timezone() -> Any:
+    """The time zone one's own pages show times in (and typed times are read in)."""
+    form = TimezoneForm()
+    form.timezone.choices = _zone_choices()
+    if form.validate_on_submit():
+        try:
+            services.set_timezone(db.session, current_user, utcnow(), current_user, form.timezone.data or None)
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            form.refuse(error)
+            return render_template("accounts/timezone.html", form=form), error.status
+        flash(_("Times are now shown in %(zone)s.", zone=i18n.display_zone().key), "success")
+        return redirect(url_for("accounts.account_timezone"))
+    if not form.is_submitted():
+        form.timezone.data = current_user.timezone or ""
+    return render_template("accounts/timezone.html", form=form), 422 if form.is_submitted() else 200
 
 
 def _locked_out() -> Response:

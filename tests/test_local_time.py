@@ -78,3 +78,19 @@ def test_users_get_a_time_zone_from_the_cli_and_the_api(app, runner, make, api_a
     assert bad.status_code == 422 and "timezone" in bad.json["error"]["fields"]
     users = {u["username"]: u for u in api.get("/users").json["users"]}
     assert users["ana"]["timezone"] == "Europe/Berlin" and "eve" not in users
+
+
+def test_a_user_chooses_their_zone_on_a_page(belgrade, client, pages, make):
+    user = make.user("police")
+    pages.login(user.username)
+    html = body(client.get("/account/timezone"))
+    assert "As the deployment: Europe/Belgrade" in html and '<option value="Europe/London">' in html
+    response = pages.post("/account/timezone", {"timezone": "Europe/London"}, from_page="/account/timezone")
+    assert response.status_code == 302
+    db.session.refresh(user)
+    assert user.timezone == "Europe/London"
+    assert pages.post("/account/timezone", {"timezone": "Mars/Olympus"},
+                      from_page="/account/timezone").status_code == 422
+    assert pages.post("/account/timezone", {"timezone": ""}, from_page="/account/timezone").status_code == 302
+    db.session.refresh(user)
+    assert user.timezone is None
