@@ -94,3 +94,20 @@ def test_a_user_chooses_their_zone_on_a_page(belgrade, client, pages, make):
     assert pages.post("/account/timezone", {"timezone": ""}, from_page="/account/timezone").status_code == 302
     db.session.refresh(user)
     assert user.timezone is None
+
+
+def test_csv_times_are_local_with_their_offset(belgrade, client, pages, make, now):
+    import csv
+    import io
+
+    shelter = make.shelter("PVPT")
+    shelter.last_headcount_at = now.replace(microsecond=0)
+    db.session.commit()
+    pages.login(make.user("secretariat").username)
+    pages.post("/account/reauth", {"password": make.PASSWORD}, from_page="/account/reauth")
+    answer = client.get("/overview.csv")
+    assert answer.status_code == 200, answer.status_code
+    (row,) = csv.DictReader(io.StringIO(answer.get_data(as_text=True)))
+    local = now.astimezone(BELGRADE)
+    assert row["last_headcount"] == local.isoformat(timespec="minutes")
+    assert row["last_headcount"].endswith(("+01:00", "+02:00"))
