@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -182,10 +184,24 @@ def zone_named(name: str | None) -> ZoneInfo | None:
         return None
 
 
+_FORCED_ZONE: ContextVar[ZoneInfo | None] = ContextVar("safehaven_forced_zone", default=None)
+
+
+@contextmanager
+def force_zone(name: str | None) -> Iterator[None]:
+    """Format times in zone `name` inside the block (mail to a user with a zone of their own), as force_locale
+    does for the language; a blank or unknown name changes nothing."""
+    token = _FORCED_ZONE.set(zone_named(name))
+    try:
+        yield
+    finally:
+        _FORCED_ZONE.reset(token)
+
+
 def display_zone(user_zone: str | None = None) -> ZoneInfo:
-    """The zone times are shown in: `user_zone`, else the signed-in user's own choice, else SAFEHAVEN_TIMEZONE,
-    else UTC."""
-    chosen = zone_named(user_zone)
+    """The zone times are shown in: `user_zone`, else one forced for a recipient (`force_zone`), else the
+    signed-in user's own choice, else SAFEHAVEN_TIMEZONE, else UTC."""
+    chosen = zone_named(user_zone) or _FORCED_ZONE.get()
     if chosen is None and has_request_context() and current_user and current_user.is_authenticated:
         chosen = zone_named(getattr(current_user, "timezone", None))
     return chosen or zone_named(current_app.config.get("SAFEHAVEN_TIMEZONE")) or ZoneInfo("UTC")

@@ -111,3 +111,28 @@ def test_csv_times_are_local_with_their_offset(belgrade, client, pages, make, no
     local = now.astimezone(BELGRADE)
     assert row["last_headcount"] == local.isoformat(timespec="minutes")
     assert row["last_headcount"].endswith(("+01:00", "+02:00"))
+
+
+def test_the_digest_reads_in_each_recipient_s_zone(belgrade, make, now):
+    from aiosmtpd.controller import Controller
+
+    from alerts import mail, rules, services
+    from tests.alerts.test_mail import Inbox, free_port
+
+    make.user("secretariat", username="duty")
+    london = make.user("secretariat", username="night")
+    london.timezone = "Europe/London"
+    services.raise_system_alert(db.session, now, rules.job_failed("census", RuntimeError("disk full")))
+    db.session.commit()
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        mail.send_digest(db.session, now, {"SAFEHAVEN_SMTP_HOST": "127.0.0.1", "SAFEHAVEN_SMTP_PORT": port,
+                                           "SAFEHAVEN_SMTP_TO": ["duty <duty@ats.example>",
+                                                                 "night <night@ats.example>"]})
+    finally:
+        controller.stop()
+    texts = {str(m["To"]): m.get_content() for m in inbox.messages()}
+    assert clock(now, BELGRADE) in texts["duty <duty@ats.example>"]
+    assert clock(now, ZoneInfo("Europe/London")) in texts["night <night@ats.example>"]
