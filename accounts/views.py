@@ -156,7 +156,10 @@ def _session_gate() -> Response | None:
     seen_at = session.get("seen_at")
     if signed_in and isinstance(seen_at, int) and (
             time.time() - seen_at <= current_app.config["SAFEHAVEN_SESSION_IDLE_MINUTES"] * 60):
-        session["seen_at"] = int(time.time())
+        # What an open page asks by itself (static/live.js sends X-Live) is not the person at work: a page left
+        # open still ends its session after the idle minutes.
+        if not request.headers.get("X-Live"):
+            session["seen_at"] = int(time.time())
         return None
     # Idle, or refused by the user loader: an open record is then one past its hours (or one whose cookie
     # Flask-Login's address check refused); one ended already stays as it was.

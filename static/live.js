@@ -57,7 +57,8 @@
   function poll() {
     if (!url || busy || document.hidden) { return; }
     busy = true;
-    fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+    // X-Live: the server does not count this as activity, so an open page does not keep its session alive.
+    fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json", "X-Live": "1"}})
       .then(function (answer) { return answer.ok ? answer.json() : null; })
       .then(function (data) {
         if (!data) { return; }

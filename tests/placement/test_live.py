@@ -78,3 +78,22 @@ def test_the_secretariat_sees_what_waits_and_the_open_alerts(client, pages, make
     html = body(client.get("/placements?status=waiting"))
     assert "1 request has no accepted bed yet." in html
     assert client.get("/placements/live").json["waiting"] == 1
+
+
+def test_an_open_page_polling_does_not_keep_its_session_alive(client, pages, make):
+    import time
+
+    pages.login(make.user("police").username)
+    started = int(time.time()) - 10 * 60
+    with client.session_transaction() as sess:
+        sess["seen_at"] = started
+    # Polls and refetches by the script (X-Live) are answered but are not activity ...
+    assert client.get("/placements/live", headers={"X-Live": "1"}).status_code == 200
+    assert client.get("/placements", headers={"X-Live": "1"}).status_code == 200
+    with client.session_transaction() as sess:
+        assert sess["seen_at"] == started
+    # ... so the idle minutes run out as if nobody were there.
+    with client.session_transaction() as sess:
+        sess["seen_at"] = int(time.time()) - 16 * 60
+    answer = client.get("/placements/live", headers={"X-Live": "1"})
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
