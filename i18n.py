@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
 import click
 from babel.dates import format_skeleton
@@ -174,14 +175,17 @@ def current_language() -> str:
 # --- formatting for templates: dates, numbers and shares in the page's language --------------------------
 
 
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def zone_named(name: str | None) -> ZoneInfo | None:
-    """The IANA zone `name` names, else None."""
-    if not name:
+    """The IANA zone `name` names exactly (Europe/Belgrade, UTC), else None: only the database's own names, so
+    neither a directory ("Europe") nor a path reaches the loader."""
+    if not name or name not in _zone_names():
         return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+    return ZoneInfo(name)
 
 
 _FORCED_ZONE: ContextVar[ZoneInfo | None] = ContextVar("safehaven_forced_zone", default=None)

@@ -73,9 +73,10 @@ def test_users_get_a_time_zone_from_the_cli_and_the_api(app, runner, make, api_a
                            input="a long enough password\n")
     assert result.exit_code == 0, result.output
     api = api_as(make.user("admin"))
-    bad = api.post("/users", json={"username": "eve", "password": "a long enough password", "role": "police",
-                                   "timezone": "Nowhere/City"})
-    assert bad.status_code == 422 and "timezone" in bad.json["error"]["fields"]
+    for zone in ("Nowhere/City", "Europe", "../../etc/passwd", "europe/belgrade"):  # "Europe" is a directory
+        bad = api.post("/users", json={"username": "eve", "password": "a long enough password", "role": "police",
+                                       "timezone": zone})
+        assert bad.status_code == 422 and "timezone" in bad.json["error"]["fields"], (zone, bad.status_code)
     users = {u["username"]: u for u in api.get("/users").json["users"]}
     assert users["ana"]["timezone"] == "Europe/Berlin" and "eve" not in users
 
