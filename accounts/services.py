@@ -120,8 +120,12 @@ def set_webhook(session: Session, actor: User | None, now: datetime, organisatio
     if url is None:
         organisation.webhook_url, organisation.webhook_secret = None, None
     else:
-        parsed = urlsplit(url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname or len(url) > 500:
+        try:
+            parsed = urlsplit(url)
+            host = parsed.hostname
+        except ValueError:  # e.g. a broken IPv6 literal
+            host = None
+        if host is None or parsed.scheme not in ("http", "https") or len(url) > 500:
             raise Invalid(_l("the webhook must be an http or https URL of at most 500 characters"),
                           fields={"url": "invalid"})
         if not secret or len(secret) < 16 or len(secret) > 200:
@@ -134,7 +138,7 @@ def set_webhook(session: Session, actor: User | None, now: datetime, organisatio
 
 
 # One address, as a mail server takes it: no display name, no spaces, a dot in the domain.
-EMAIL_PATTERN = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+EMAIL_PATTERN = re.compile(r"^[^@\s<>,;\"\x00-\x1f\x7f]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
 def checked_email(email: str | None) -> str | None:

@@ -370,3 +370,8 @@ def test_a_webhook_must_be_a_url_with_a_long_secret(make, now):
         accounts.set_webhook(db.session, None, now, org, "ftp://example.org/x", "x" * 20)
     with pytest.raises(accounts.Invalid):
         accounts.set_webhook(db.session, None, now, org, "https://example.org/x", "short")
+    with pytest.raises(accounts.Invalid):
+        accounts.set_webhook(db.session, None, now, org, "http://[::1/x", "x" * 20)
+    for address in ("a\x01b@example.org", "two@at@example.org", "Name <n@example.org>", "n@localhost"):
+        with pytest.raises(accounts.Invalid):
+            accounts.checked_email(address)
