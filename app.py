@@ -66,6 +66,7 @@ def create_app(config: Any = None) -> Flask:
     _register_pages(app)
     _register_cli(app)
     _register_hooks(app)
+    _register_listeners()
     if app.config.get("SAFEHAVEN_SCHEDULER") and not app.config.get("TESTING"):
         from alerts.scheduler import start_background
 
@@ -114,6 +115,11 @@ def _init_login(app: Flask) -> None:
             return None
         return account_services.user_for_session(db.session, int(user_id), raw, utcnow(),
                                                  app.config["SAFEHAVEN_SESSION_MAX_HOURS"])
+
+
+def _register_listeners() -> None:
+    # The outbox hears of placement's transitions (placement.services.TRANSITION_LISTENERS) once it is imported.
+    import alerts.notify  # noqa: F401
 
 
 def _register_api(app: Flask) -> None:
@@ -176,11 +182,11 @@ def _register_pages(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from accounts.cli import audit_cli, backup_command, keys_cli, users_cli
-    from alerts.cli import alerts_cli, scheduler_cli
+    from alerts.cli import alerts_cli, notifications_cli, scheduler_cli
     from shelters.cli import demo_cli, export_cli, import_cli
 
-    for command in (users_cli, audit_cli, keys_cli, demo_cli, backup_command, alerts_cli, scheduler_cli, import_cli,
-                    export_cli):
+    for command in (users_cli, audit_cli, keys_cli, demo_cli, backup_command, alerts_cli, scheduler_cli,
+                    notifications_cli, import_cli, export_cli):
         app.cli.add_command(command)
 
     @app.cli.command("check")

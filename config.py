@@ -137,6 +137,19 @@ class Config:
         self.SAFEHAVEN_SMTP_USER: str | None = env.get(PREFIX + "SMTP_USER") or None
         self.SAFEHAVEN_SMTP_PASSWORD: str | None = env.get(PREFIX + "SMTP_PASSWORD") or None
         self.SAFEHAVEN_SMTP_STARTTLS = _bool("SMTP_STARTTLS", False)
+        # Notifications (alerts/notify.py, alerts/delivery.py): the outbox is delivered every NOTIFY_SECONDS; links
+        # in messages start with BASE_URL; an emergency (urgent) request escalates to the secretariat after
+        # ESCALATE_EMERGENCY_MINUTES (ESCALATE_URGENT_MINUTES); managers hear of a hold this long before it ends.
+        self.SAFEHAVEN_NOTIFY_SECONDS = _int("NOTIFY_SECONDS", 10)
+        self.SAFEHAVEN_BASE_URL = env.get(PREFIX + "BASE_URL") or "http://127.0.0.1:5000"
+        self.SAFEHAVEN_ESCALATE_EMERGENCY_MINUTES = _int("ESCALATE_EMERGENCY_MINUTES", 15)
+        self.SAFEHAVEN_ESCALATE_URGENT_MINUTES = _int("ESCALATE_URGENT_MINUTES", 60)
+        self.SAFEHAVEN_NOTIFY_HOLD_WARNING_MINUTES = _int("NOTIFY_HOLD_WARNING_MINUTES", 30)
+        # Times on pages, in e-mails and in date inputs are this zone's (a user may choose their own); storage and
+        # the API stay UTC. Kosovo keeps Central European time, as Belgrade does.
+        self.SAFEHAVEN_TIMEZONE = env.get(PREFIX + "TIMEZONE") or "Europe/Belgrade"
+        # How often open pages ask whether their live parts changed (static/live.js; at least 2 seconds).
+        self.SAFEHAVEN_LIVE_SECONDS = _int("LIVE_SECONDS", 10)
 
         # flask-smorest: the OpenAPI document is generated from the API schemas.
         self.API_TITLE = "Safe Haven"
@@ -155,6 +168,8 @@ class TestConfig(Config):
         super().__init__()
         self.TESTING = True
         self.SECRET_KEY = "test-secret-key-not-for-production"
+        # The tests were written reading UTC on pages; tests/test_local_time.py sets a zone of its own.
+        self.SAFEHAVEN_TIMEZONE = "UTC"
         self.SAFEHAVEN_ENCRYPTION_KEYS = [TEST_ENCRYPTION_KEY]
         self.SAFEHAVEN_AUDIT_KEYS = [TEST_AUDIT_KEY]
         self.SQLALCHEMY_DATABASE_URI = database_url or "sqlite://"

@@ -19,9 +19,13 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
 
 import click
 from babel.dates import format_skeleton
@@ -130,7 +134,7 @@ def init_app(app: Flask) -> None:
         logging.getLogger(__name__).warning("could not compile the message catalogues: %s", error)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES",
                           ";".join(str(ROOT / directory) for directory in CATALOGUES))
-    # Times are shown in UTC, labelled so, everywhere: officers and shelters compare them across the country.
+    # Times are stored and sent by the API in UTC; pages show them in the display zone (`display_zone`).
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.policies["ext.i18n.trimmed"] = True
@@ -181,6 +185,47 @@ def current_language() -> str:
 # --- formatting for templates: dates, numbers and shares in the page's language --------------------------
 
 
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def zone_named(name: str | None) -> ZoneInfo | None:
+    """The IANA zone `name` names exactly (Europe/Belgrade, UTC), else None: only the database's own names, so
+    neither a directory ("Europe") nor a path reaches the loader."""
+    if not name or name not in _zone_names():
+        return None
+    return ZoneInfo(name)
+
+
+_FORCED_ZONE: ContextVar[ZoneInfo | None] = ContextVar("safehaven_forced_zone", default=None)
+
+
+@contextmanager
+def force_zone(name: str | None) -> Iterator[None]:
+    """Format times in zone `name` inside the block (mail to a user with a zone of their own), as force_locale
+    does for the language; a blank or unknown name changes nothing."""
+    token = _FORCED_ZONE.set(zone_named(name))
+    try:
+        yield
+    finally:
+        _FORCED_ZONE.reset(token)
+
+
+def display_zone(user_zone: str | None = None) -> ZoneInfo:
+    """The zone times are shown in: `user_zone`, else one forced for a recipient (`force_zone`), else the
+    signed-in user's own choice, else SAFEHAVEN_TIMEZONE, else UTC."""
+    chosen = zone_named(user_zone) or _FORCED_ZONE.get()
+    if chosen is None and has_request_context() and current_user and current_user.is_authenticated:
+        chosen = zone_named(getattr(current_user, "timezone", None))
+    return chosen or zone_named(current_app.config.get("SAFEHAVEN_TIMEZONE")) or ZoneInfo("UTC")
+
+
+def local(value: datetime, zone: ZoneInfo | None = None) -> datetime:
+    """A stored (UTC) moment in the display zone."""
+    return value.astimezone(zone or display_zone())
+
+
 def format_when(value: datetime | date | None, with_time: bool = True) -> str:
     """A moment as "Nov 29, 2026, 14:05 UTC" (English), "29 nën 2026, 14:05 UTC" (Albanian); a date alone
     without the time."""
@@ -188,16 +233,19 @@ def format_when(value: datetime | date | None, with_time: bool = True) -> str:
         return gettext("never")
     if not isinstance(value, datetime) or not with_time:
         return format_day(value)
-    locale = get_locale()
-    time = format_skeleton("Hm", value, tzinfo=UTC, locale=locale)
+    locale, zone = get_locale(), display_zone()
+    time = format_skeleton("Hm", value, tzinfo=zone, locale=locale)
     moment = locale.datetime_formats["medium"].format(time, format_day(value))
-    return gettext("%(moment)s UTC", moment=moment)
+    if zone.key == "UTC":
+        return gettext("%(moment)s UTC", moment=moment)
+    return f"{moment} {local(value, zone).tzname()}"  # "Dec 3, 2026, 21:28 CET": the zone's own abbreviation
 
 
 def format_day(value: date | datetime | None) -> str:
     if value is None:
         return gettext("never")
-    return format_skeleton("yMMMd", value, tzinfo=UTC, locale=get_locale())
+    return format_skeleton("yMMMd", value, tzinfo=display_zone() if isinstance(value, datetime) else UTC,
+                           locale=get_locale())
 
 
 def format_share(value: float | None) -> str:

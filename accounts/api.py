@@ -28,7 +28,8 @@ def org_json(org: Organisation) -> dict[str, Any]:
 def user_json(user: User) -> dict[str, Any]:
     return {"username": user.username, "role": user.role,
             "organisation": user.organisation.code if user.organisation else None,
-            "shelters": [s.code for s in user.managed_shelters], "active": user.active}
+            "shelters": [s.code for s in user.managed_shelters], "active": user.active, "email": user.email,
+            "timezone": user.timezone}
 
 
 @blp.route("/me")
@@ -96,7 +97,8 @@ def create_user(data: dict[str, Any]) -> Any:
         db.session, g.api_user, utcnow(), username=data["username"], password=data["password"], role=data["role"],
         organisation_code=data.get("organisation"),
         shelters=shelter_services.get_shelters(db.session, data["shelters"]),
-        password_min_length=current_app.config["SAFEHAVEN_PASSWORD_MIN_LENGTH"],
+        password_min_length=current_app.config["SAFEHAVEN_PASSWORD_MIN_LENGTH"], email=data.get("email"),
+        timezone=data.get("timezone"),
     )
     db.session.commit()
     return created(user_json(user), url_for("accounts_api.get_user", username=user.username))

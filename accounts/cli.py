@@ -34,19 +34,65 @@ def _fail(error: DomainError) -> None:
 @click.option("--role", required=True, help="admin, secretariat, shelter_manager, police or partner")
 @click.option("--org", "org_code", help="the organisation's code")
 @click.option("--shelter", "shelter_codes", multiple=True, help="a shelter a manager runs (repeatable)")
-def create_user(name: str, role: str, org_code: str | None, shelter_codes: tuple[str, ...]) -> None:
+@click.option("--email", help="the address notifications are mailed to")
+@click.option("--timezone", help="the time zone of the user's pages, e.g. Europe/Belgrade (default SAFEHAVEN_TIMEZONE)")
+def create_user(name: str, role: str, org_code: str | None, shelter_codes: tuple[str, ...],
+                email: str | None, timezone: str | None) -> None:
     """Create user NAME; the password is read from standard input (one line)."""
     password = sys.stdin.readline().rstrip("\r\n")
     try:
         user = services.create_user(
             db.session, None, utcnow(), username=name, password=password, role=role, organisation_code=org_code,
             shelters=shelter_services.get_shelters(db.session, list(shelter_codes)),
-            password_min_length=current_app.config["SAFEHAVEN_PASSWORD_MIN_LENGTH"],
+            password_min_length=current_app.config["SAFEHAVEN_PASSWORD_MIN_LENGTH"], email=email,
+            timezone=timezone,
         )
     except DomainError as error:
         _fail(error)
     db.session.commit()
     click.echo(f"created {user.username} ({user.role})")
+
+
+@users_cli.command("email")
+@click.argument("name")
+@click.argument("address", required=False, default="")
+def email_command(name: str, address: str) -> None:
+    """Mail NAME's notifications to ADDRESS; without ADDRESS, to nobody."""
+    try:
+        services.set_email(db.session, None, utcnow(), services.get_user(db.session, name), address)
+    except DomainError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"e-mail of {name}: {address or 'none'}")
+
+
+@users_cli.command("timezone")
+@click.argument("name")
+@click.argument("zone", required=False, default="")
+def timezone_command(name: str, zone: str) -> None:
+    """Show NAME's pages in ZONE (e.g. Europe/Berlin); without ZONE, in SAFEHAVEN_TIMEZONE again."""
+    try:
+        services.set_timezone(db.session, None, utcnow(), services.get_user(db.session, name), zone)
+    except DomainError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"time zone of {name}: {zone or 'the deployment default'}")
+
+
+@users_cli.command("webhook")
+@click.argument("org_code")
+@click.argument("url", required=False, default="")
+def webhook(org_code: str, url: str) -> None:
+    """Send ORG_CODE's users' notifications to URL as signed JSON too; the signing secret is read from standard
+    input (one line). Without URL, the webhook is turned off."""
+    secret = sys.stdin.readline().rstrip("\r\n") if url else None
+    try:
+        organisation = services.get_organisation(db.session, org_code)
+        services.set_webhook(db.session, None, utcnow(), organisation, url, secret)
+    except DomainError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"webhook of {org_code}: {url or 'off'}")
 
 
 @users_cli.command("token")

@@ -115,6 +115,10 @@ class UserForm(Form):
                        validators=[InputRequired()])
     organisation = SelectField(_l("Organisation"), choices=choices([("", _l("(none)"))]), default="")
     shelters = SelectMultipleField(_l("Shelters run (shelter managers only)"), choices=[])
+    email = StringField(_l("E-mail address for notifications"), validators=[Optional(), Length(max=254)],
+                        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+                        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false",
+                                   "type": "email"})
 
     def set_choices(self, organisations: list[tuple[str, str]], shelters: list[tuple[str, str]]) -> None:
         """Fill the organisation and shelter options from (code, label) pairs."""
@@ -150,6 +154,10 @@ class PasswordForm(Form):
                             validators=[DataRequired(),
                                         EqualTo("password", message=_l("The two new passwords differ."))],
                             render_kw={"autocomplete": "new-password"})
+
+
+class TimezoneForm(Form):
+    timezone = SelectField(_l("Time zone"), choices=[], default="")
 
 
 class RoleForm(Form):

@@ -43,6 +43,10 @@ class Organisation(db.Model):
     mou_in_force: Mapped[bool] = mapped_column(default=False)
     mou_since: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Optional: notifications for the organisation's users are also POSTed here as JSON (alerts/webhooks.py),
+    # signed with HMAC-SHA256 under the secret (encrypted at rest).
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    webhook_secret: Mapped[str | None] = mapped_column(EncryptedText)
 
     users: Mapped[list[User]] = relationship(back_populates="organisation")
 
@@ -68,6 +72,10 @@ class User(db.Model):
     locked_until: Mapped[datetime | None]
     # The interface language chosen on the language switch ("sq", "sr", "en"); None follows the browser.
     locale: Mapped[str | None] = mapped_column(String(8))
+    # Where notifications are mailed (alerts/notify.py); None: the user gets none by e-mail.
+    email: Mapped[str | None] = mapped_column(String(254))
+    # The IANA time zone pages show this user's times in; None follows SAFEHAVEN_TIMEZONE.
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
     managed_shelters: Mapped[list[Shelter]] = relationship(

@@ -51,6 +51,8 @@ class UserIn(Schema):
     organisation = fields.String(allow_none=True, validate=validate.Length(max=16))
     shelters = fields.List(fields.String(validate=validate.Length(max=16)), load_default=list,
                            validate=validate.Length(max=100))
+    email = fields.String(allow_none=True, validate=validate.Length(max=254))
+    timezone = fields.String(allow_none=True, validate=validate.Length(max=64))
 
 
 class UserOut(Output):
@@ -63,6 +65,8 @@ class UserOut(Output):
     organisation = fields.String(allow_none=True)
     shelters = fields.List(fields.String())
     active = fields.Boolean()
+    email = fields.String(allow_none=True)
+    timezone = fields.String(allow_none=True)
 
 
 class UserList(Output):

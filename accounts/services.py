@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pyotp
 from argon2 import PasswordHasher
@@ -20,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
+import i18n
 from accounts import audit
 from accounts.models import (
     ApiToken,
@@ -110,6 +112,74 @@ def get_organisation(session: Session, code: str) -> Organisation:
     return org
 
 
+def set_webhook(session: Session, actor: User | None, now: datetime, organisation: Organisation, url: str | None,
+                secret: str | None) -> Organisation:
+    """Point the organisation's notification webhook at `url` (http or https), signed with `secret` (at least 16
+    characters); a blank `url` turns it off. Raises Invalid naming the field. Audited, without the secret."""
+    url = (url or "").strip() or None
+    if url is None:
+        organisation.webhook_url, organisation.webhook_secret = None, None
+    else:
+        try:
+            parsed = urlsplit(url)
+            host = parsed.hostname
+        except ValueError:  # e.g. a broken IPv6 literal
+            host = None
+        if host is None or parsed.scheme not in ("http", "https") or len(url) > 500:
+            raise Invalid(_l("the webhook must be an http or https URL of at most 500 characters"),
+                          fields={"url": "invalid"})
+        if not secret or len(secret) < 16 or len(secret) > 200:
+            raise Invalid(_l("the webhook secret must be 16 to 200 characters"), fields={"secret": "invalid"})
+        organisation.webhook_url, organisation.webhook_secret = url, secret
+    session.flush()
+    audit.record(session, actor=actor, action="organisation.webhook", object_type="organisation",
+                 object_id=organisation.code, now=now, detail={"url": url})
+    return organisation
+
+
+# One address, as a mail server takes it: no display name, no spaces, a dot in the domain.
+EMAIL_PATTERN = re.compile(r"^[^@\s<>,;\"\x00-\x1f\x7f]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def checked_email(email: str | None) -> str | None:
+    """`email` stripped (None when blank); raises Invalid naming the field when it is not one plain address."""
+    email = (email or "").strip()
+    if not email:
+        return None
+    if len(email) > 254 or not EMAIL_PATTERN.match(email):
+        raise Invalid(_l("e-mail address %(email)s is not valid", email=repr(email)), fields={"email": "invalid"})
+    return email
+
+
+def checked_timezone(zone: str | None) -> str | None:
+    """`zone` stripped (None when blank: the deployment's zone); raises Invalid naming the field when it is not
+    an IANA time zone such as Europe/Belgrade."""
+    zone = (zone or "").strip()
+    if not zone:
+        return None
+    if len(zone) > 64 or i18n.zone_named(zone) is None:
+        raise Invalid(_l("unknown time zone %(zone)s", zone=repr(zone)), fields={"timezone": "unknown"})
+    return zone
+
+
+def set_email(session: Session, actor: User | None, now: datetime, user: User, email: str | None) -> User:
+    """Mail `user`'s notifications to `email` (None: no e-mail). Raises Invalid for a bad address. Audited."""
+    user.email = checked_email(email)
+    session.flush()
+    audit.record(session, actor=actor, action="user.email", object_type="user", object_id=user.username,
+                 now=now, detail={"email": user.email})
+    return user
+
+
+def set_timezone(session: Session, actor: User | None, now: datetime, user: User, zone: str | None) -> User:
+    """Show `user`'s pages in `zone` (None: SAFEHAVEN_TIMEZONE). Raises Invalid for an unknown zone. Audited."""
+    user.timezone = checked_timezone(zone)
+    session.flush()
+    audit.record(session, actor=actor, action="user.timezone", object_type="user", object_id=user.username,
+                 now=now, detail={"timezone": user.timezone})
+    return user
+
+
 def create_user(
     session: Session,
     actor: User | None,
@@ -121,10 +191,12 @@ def create_user(
     organisation_code: str | None = None,
     shelters: Sequence[Shelter] = (),
     password_min_length: int = 12,
+    email: str | None = None,
+    timezone: str | None = None,
 ) -> User:
-    """Create an account, managing `shelters` when it is a shelter manager's.
+    """Create an account, managing `shelters` when it is a shelter manager's, notified at `email` if given.
 
-    Raises Invalid for a bad name, role, password or organisation; Conflict when the name is taken.
+    Raises Invalid for a bad name, role, password, e-mail address or organisation; Conflict when the name is taken.
     """
     if not USERNAME_PATTERN.match(username):
         raise Invalid(
@@ -134,6 +206,8 @@ def create_user(
     if role not in set(Role):
         raise Invalid(_l("unknown role %(role)s", role=repr(role)), fields={"role": "unknown"})
     check_password_rules(password, password_min_length)
+    email = checked_email(email)
+    timezone = checked_timezone(timezone)
     if session.scalar(select(User.id).where(User.username == username)):
         raise Conflict(_l("user %(username)s exists already", username=username), code="duplicate",
                        fields={"username": "taken"})
@@ -146,6 +220,8 @@ def create_user(
         organisation=organisation,
         password_hash=hash_password(password),
         managed_shelters=list(shelters),
+        email=email,
+        timezone=timezone,
     )
     session.add(user)
     session.flush()

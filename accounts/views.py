@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import partial, wraps
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import available_timezones
 
 import qrcode
 import qrcode.image.svg
@@ -29,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
+import i18n
 from accounts import audit, services
 from accounts.forms import (
     ORGANISATION_KIND_LABELS,
@@ -42,6 +44,7 @@ from accounts.forms import (
     ReauthForm,
     RoleForm,
     SecondFactorForm,
+    TimezoneForm,
     UserForm,
 )
 from accounts.models import AuditEvent, Organisation, Role, SessionEnd, User
@@ -153,7 +156,10 @@ def _session_gate() -> Response | None:
     seen_at = session.get("seen_at")
     if signed_in and isinstance(seen_at, int) and (
             time.time() - seen_at <= current_app.config["SAFEHAVEN_SESSION_IDLE_MINUTES"] * 60):
-        session["seen_at"] = int(time.time())
+        # What an open page asks by itself (static/live.js sends X-Live) is not the person at work: a page left
+        # open still ends its session after the idle minutes.
+        if not request.headers.get("X-Live"):
+            session["seen_at"] = int(time.time())
         return None
     # Idle, or refused by the user loader: an open record is then one past its hours (or one whose cookie
     # Flask-Login's address check refused); one ended already stays as it was.
@@ -323,6 +329,33 @@ def change_password() -> Any:
     return render_template("accounts/password.html", form=form, min_length=min_length), status
 
 
+def _zone_choices() -> list[tuple[str, str]]:
+    """The deployment's zone first (no choice of one's own), then UTC and Europe's zones."""
+    default = current_app.config.get("SAFEHAVEN_TIMEZONE") or "UTC"
+    zones = sorted(z for z in available_timezones() if z.startswith("Europe/"))
+    return [("", _("As the deployment: %(zone)s", zone=default)), ("UTC", "UTC"), *((z, z) for z in zones)]
+
+
+@bp.route("/account/timezone", methods=["GET", "POST"])
+def account_timezone() -> Any:
+    """The time zone one's own pages show times in (and typed times are read in)."""
+    form = TimezoneForm()
+    form.timezone.choices = _zone_choices()
+    if form.validate_on_submit():
+        try:
+            services.set_timezone(db.session, current_user, utcnow(), current_user, form.timezone.data or None)
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            form.refuse(error)
+            return render_template("accounts/timezone.html", form=form), error.status
+        flash(_("Times are now shown in %(zone)s.", zone=i18n.display_zone().key), "success")
+        return redirect(url_for("accounts.account_timezone"))
+    if not form.is_submitted():
+        form.timezone.data = current_user.timezone or ""
+    return render_template("accounts/timezone.html", form=form), 422 if form.is_submitted() else 200
+
+
 def _locked_out() -> Response:
     """A wrong password entered again locked the account: the session ends, and the page says only what
     sign-in says (the lockout count and audit entries are committed here)."""
@@ -440,7 +473,7 @@ def create_user() -> Any:
         user = services.create_user(
             db.session, current_user, utcnow(), username=form.username.data, password=form.password.data,
             role=form.role.data, organisation_code=form.organisation.data or None, shelters=shelters,
-            password_min_length=current_app.config["SAFEHAVEN_PASSWORD_MIN_LENGTH"],
+            password_min_length=current_app.config["SAFEHAVEN_PASSWORD_MIN_LENGTH"], email=form.email.data,
         )
         db.session.commit()
     except DomainError as error:

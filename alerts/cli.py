@@ -15,6 +15,7 @@ from extensions import db
 
 alerts_cli = AppGroup("alerts", help="Alert rules.")
 scheduler_cli = AppGroup("scheduler", help="The job scheduler.")
+notifications_cli = AppGroup("notifications", help="The notification outbox.")
 
 
 def _parse_time(value: str | None) -> datetime:
@@ -45,3 +46,20 @@ def run_scheduler() -> None:
     """Run the scheduler in the foreground; only the instance holding the lease runs jobs."""
     click.echo("Scheduler running (Ctrl+C to stop).")
     scheduler.run_blocking(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+@notifications_cli.command("deliver")
+@click.option("--at", "at", metavar="ISO-8601", help="as if the time were this (default: now)")
+def deliver(at: str | None) -> None:
+    """Write the notifications the clock makes due (escalations, holds running out), then deliver every
+    notification that is due, once; print what was sent and what waits."""
+    from alerts import delivery, notify
+
+    now = _parse_time(at)
+    written = notify.scan(db.session, now, current_app.config)
+    db.session.commit()
+    report = delivery.deliver_due(db.session, now, current_app.config, scheduler.new_holder_id())
+    click.echo(f"Notifications as of {now.isoformat()}: written {written}, {report.line()}, "
+               f"waiting {delivery.waiting(db.session)}")
+    if report.failed:
+        raise SystemExit(1)

@@ -31,6 +31,7 @@ class UnansweredPlacement:
     request_id: int
     shelter_code: str | None
     requested_at: datetime
+    urgency: str = "routine"
 
 
 def shelter_figures(session: Session, now: datetime, t: Thresholds,
@@ -100,12 +101,20 @@ def unanswered_placements(session: Session, now: datetime) -> list[UnansweredPla
     """
     waiting = (*WAITING, RequestStatus.RESERVED)
     rows = session.execute(
-        select(PlacementRequest.id, Shelter.code, PlacementRequest.created_at)
+        select(PlacementRequest.id, Shelter.code, PlacementRequest.created_at, PlacementRequest.urgency)
         .outerjoin(Shelter, PlacementRequest.shelter_id == Shelter.id)
         .where(PlacementRequest.status.in_(waiting), PlacementRequest.created_at <= now)
         .order_by(PlacementRequest.id)
     )
-    return [UnansweredPlacement(request_id, code, created_at) for request_id, code, created_at in rows]
+    return [UnansweredPlacement(request_id, code, created_at, urgency)
+            for request_id, code, created_at, urgency in rows]
+
+
+def placement_unanswered_decisions(session: Session, now: datetime, thresholds: Thresholds) -> list[rules.Decision]:
+    """The `placement_unanswered` alerts due at `now`: every live request past its urgency's limit."""
+    return [d for p in unanswered_placements(session, now)
+            if (d := rules.placement_unanswered(p.request_id, p.shelter_code, p.requested_at, now, thresholds,
+                                                p.urgency))]
 
 
 # Audit actions that read what a trafficker would want: a victim's case, where a shelter is.
@@ -134,9 +143,7 @@ def evaluate_alerts(session: Session, now: datetime, thresholds: Thresholds) -> 
     kinds.append(rules.IDENTIFICATION_DROP)
 
     kinds.append(rules.PLACEMENT_UNANSWERED)
-    for p in unanswered_placements(session, now):
-        if (d := rules.placement_unanswered(p.request_id, p.shelter_code, p.requested_at, now, thresholds)):
-            decisions.append(d)
+    decisions.extend(placement_unanswered_decisions(session, now, thresholds))
 
     kinds.append(rules.UNUSUAL_ACCESS)
     for username, reads in sorted(sensitive_reads_last_hour(session, now).items()):

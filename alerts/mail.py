@@ -6,7 +6,8 @@ victim; nothing else goes into the mail. Off unless SAFEHAVEN_SMTP_HOST and
 SAFEHAVEN_SMTP_TO are set. SMTP failures propagate, so the scheduler records
 a failed run as a `system` alert.
 
-Each recipient reads the digest in their own language. Users have no e-mail
+Each recipient reads the digest in their own language, and its times in their own zone when their user has
+one (users.timezone), else SAFEHAVEN_TIMEZONE. Users have no e-mail
 address of their own, so a SAFEHAVEN_SMTP_TO entry may name the user it is for
 as its display name, `secretariat <ats@example.org>`: that user's language
 (users.locale) is used, else SAFEHAVEN_DEFAULT_LANGUAGE. Recipients who read
@@ -123,8 +124,16 @@ def send_digest(session: Session, now: datetime, config: Mapping[str, Any]) -> i
     default = i18n.language_code(config.get("SAFEHAVEN_DEFAULT_LANGUAGE")) or "en"
     sender = config.get("SAFEHAVEN_SMTP_FROM") or DEFAULT_FROM
     messages = []
-    for code, to in languages(session, parse_recipients(config), default).items():
-        with force_locale(i18n.LOCALES[code]):
+    every = parse_recipients(config)
+    names = {r.username for r in every if r.username}
+    # A recipient whose user chose a time zone reads the times in it (one message per language and zone).
+    zones = dict(session.execute(select(User.username, User.timezone).where(User.username.in_(names))).all()
+                 ) if names else {}
+    groups = [(code, zone, [r for r in to if (zones.get(r.username or "") or "") == zone])
+              for code, to in languages(session, every, default).items()
+              for zone in dict.fromkeys(zones.get(r.username or "") or "" for r in to)]
+    for code, zone, to in groups:
+        with force_locale(i18n.LOCALES[code]), i18n.force_zone(zone or None):
             subject, body = compose(alerts, now)
         message = EmailMessage()
         message["Subject"] = subject

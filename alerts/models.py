@@ -130,3 +130,40 @@ class CensusDay(db.Model):
     capacity: Mapped[int]
     out_of_service: Mapped[int]
     recorded_at: Mapped[datetime]
+
+
+class Channel(enum.StrEnum):
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+class Notification(db.Model):
+    """One message in the outbox, written in the transaction of the event that causes it (alerts/notify.py).
+
+    It holds facts, never text: the event, the request number, its urgency, the shelter code only where the
+    recipient may know it. The text is composed at delivery in the recipient's language. A deliverer claims
+    rows (`claimed_by`, `claimed_until`) in a committed transaction before sending, so two deliverers never
+    send one twice and the rows of a killed one are taken up again once its claim runs out; a failed send is
+    tried again at `due_at`, later each time.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_pending", "sent_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("placement_requests.id"), index=True)
+    facts: Mapped[dict] = mapped_column(JSONType, default=dict)
+    # Events raised by the clock (an escalation, a hold about to run out) are written once per key.
+    once_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()

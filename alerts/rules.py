@@ -58,6 +58,18 @@ class Thresholds:
     placement_unanswered_hours: int = 4
     identification_drop: float = 0.20
     unusual_access_per_hour: int = 30
+    # An emergency (an urgent) request escalates to the secretariat this soon; a routine one after
+    # placement_unanswered_hours.
+    escalate_emergency_minutes: int = 15
+    escalate_urgent_minutes: int = 60
+
+    def unanswered_after(self, urgency: str) -> timedelta:
+        """How long a request of `urgency` may wait for an accepted bed before the secretariat hears of it."""
+        if urgency == "emergency":
+            return timedelta(minutes=self.escalate_emergency_minutes)
+        if urgency == "urgent":
+            return timedelta(minutes=self.escalate_urgent_minutes)
+        return timedelta(hours=self.placement_unanswered_hours)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Thresholds:
@@ -71,6 +83,8 @@ class Thresholds:
             "placement_unanswered_hours": "SAFEHAVEN_ALERT_PLACEMENT_UNANSWERED_HOURS",
             "identification_drop": "SAFEHAVEN_ALERT_IDENTIFICATION_DROP",
             "unusual_access_per_hour": "SAFEHAVEN_ALERT_UNUSUAL_ACCESS_PER_HOUR",
+            "escalate_emergency_minutes": "SAFEHAVEN_ESCALATE_EMERGENCY_MINUTES",
+            "escalate_urgent_minutes": "SAFEHAVEN_ESCALATE_URGENT_MINUTES",
         }
         return cls(**{attr: config[key] for attr, key in names.items() if config.get(key) is not None})
 
@@ -99,6 +113,9 @@ def _days(span: timedelta) -> int:
 
 def _span_text(span: timedelta) -> str:
     hours = max(0, int(span.total_seconds() // 3600))
+    if hours == 0:
+        minutes = max(0, int(span.total_seconds() // 60))
+        return "1 minute" if minutes == 1 else f"{minutes} minutes"
     if hours >= 48:
         return f"{hours // 24} days"
     return "1 hour" if hours == 1 else f"{hours} hours"
@@ -227,16 +244,20 @@ def unusual_access(username: str, reads: int, t: Thresholds) -> Decision | None:
 
 
 def placement_unanswered(request_id: int, shelter_code: str | None, requested_at: datetime, now: datetime,
-                         t: Thresholds) -> Decision | None:
-    """A placement request that no shelter has accepted `placement_unanswered_hours` after it was made."""
+                         t: Thresholds, urgency: str = "routine") -> Decision | None:
+    """A placement request that no shelter has accepted in time after it was made: an emergency within
+    `escalate_emergency_minutes`, an urgent one within `escalate_urgent_minutes`, a routine one within
+    `placement_unanswered_hours`."""
     span = now - requested_at
-    if span < timedelta(hours=t.placement_unanswered_hours):
+    if span < t.unanswered_after(urgency):
         return None
     return Decision(
         PLACEMENT_UNANSWERED, "request", str(request_id), "critical",
         f"Placement request {request_id} unanswered for {_span_text(span)}",
         {"request": request_id, "shelter": shelter_code, "requested_at": requested_at.isoformat(),
-         "hours": int(span.total_seconds() // 3600), "threshold_hours": t.placement_unanswered_hours},
+         "hours": int(span.total_seconds() // 3600), "minutes": int(span.total_seconds() // 60),
+         "urgency": urgency, "threshold_minutes": int(t.unanswered_after(urgency).total_seconds() // 60),
+         "threshold_hours": t.placement_unanswered_hours},
         shelter=shelter_code,
     )
 

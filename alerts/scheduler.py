@@ -1,8 +1,9 @@
 """The scheduler: every scheduled job wired in this one place.
 
 Jobs: alert evaluation (hourly), reservation expiry (every minute), the daily
-census, digest and retention (anonymising closed cases), and the audit chain's
-anchor outside the database (every ten minutes). Each run happens in an app context and its own transaction; a job
+census, digest and retention (anonymising closed cases), the audit chain's
+anchor outside the database (every ten minutes), and notifications (every
+SAFEHAVEN_NOTIFY_SECONDS). Each run happens in an app context and its own transaction; a job
 that raises is logged, rolled back and raised as a `system` alert in a
 transaction of its own, and the other jobs go on.
 
@@ -126,6 +127,16 @@ def _anchor(app: Flask, session: Session, now: datetime) -> Any:
     return mark.last_id if mark else None
 
 
+def _notify(app: Flask, session: Session, now: datetime) -> Any:
+    # The clock's notifications (escalations, holds about to run out) are written and committed, then the outbox
+    # is delivered: claims and outcomes commit as they go (alerts/delivery.py), so nothing is left to fence.
+    from alerts import delivery, notify
+
+    notify.scan(session, now, app.config)
+    session.commit()
+    return delivery.deliver_due(session, now, app.config, new_holder_id()).line()
+
+
 @dataclass(frozen=True)
 class JobSpec:
     name: str
@@ -141,6 +152,8 @@ JOBS: dict[str, JobSpec] = {
     "digest": JobSpec("digest", _digest, "cron", {"hour": 7, "minute": 0, "timezone": UTC}),
     "retention": JobSpec("retention", _retention, "cron", {"hour": 2, "minute": 30, "timezone": UTC}),
     "anchor": JobSpec("anchor", _anchor, "interval", {"minutes": 10}),
+    # Every SAFEHAVEN_NOTIFY_SECONDS (build_scheduler reads it).
+    "notify": JobSpec("notify", _notify, "interval", {"seconds": 10}),
 }
 
 
@@ -252,6 +265,8 @@ def build_scheduler(app: Flask, *, blocking: bool, holder: str | None = None,
     for spec in registry.values():
         first = {"next_run_time": started} if spec.name in ("evaluate", "census") else {}
         trigger, trigger_args = spec.trigger, spec.trigger_args
+        if spec.name == "notify":
+            trigger_args = {"seconds": int(app.config.get("SAFEHAVEN_NOTIFY_SECONDS") or 10)}
         if spec.name in intervals:
             trigger, trigger_args = "interval", {"seconds": intervals[spec.name]}
         scheduler.add_job(_run_named, trigger, args=[app, holder, spec.name, registry], id=spec.name,

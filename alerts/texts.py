@@ -188,6 +188,11 @@ def _stale_headcount(alert: Described, f: Mapping[str, Any]) -> str:
 
 def _placement_unanswered(alert: Described, f: Mapping[str, Any]) -> str:
     hours = _int(f, "hours")
+    if hours == 0 and "minutes" in f:  # an emergency escalates after minutes
+        minutes = _int(f, "minutes")
+        return ngettext("Placement request %(request)s unanswered for %(count)s minute",
+                        "Placement request %(request)s unanswered for %(count)s minutes",
+                        minutes, request=alert.subject, count=format_decimal(minutes))
     if hours >= 48:
         days = hours // 24
         return ngettext("Placement request %(request)s unanswered for %(count)s day",

@@ -166,3 +166,21 @@ def load_request(session: Session, user: User, request_id: int, now: datetime) -
     if request is None or not can_view(user, request):
         raise unknown_request(request_id)
     return request
+
+
+def waiting_statuses(user: User) -> tuple[str, ...]:
+    """What a user waits on, as request states: an officer their live requests; a manager the requests holding
+    a bed at their shelters (to accept, then admit); the secretariat every request no shelter accepted yet."""
+    if user.role == Role.POLICE:
+        return (RequestStatus.OPEN, *HOLDING, RequestStatus.REJECTED, RequestStatus.EXPIRED)
+    if user.role == Role.SHELTER_MANAGER:
+        return HOLDING
+    if user.role == Role.SECRETARIAT:
+        return (RequestStatus.OPEN, RequestStatus.RESERVED, RequestStatus.REJECTED, RequestStatus.EXPIRED)
+    return ()
+
+
+def waiting_requests(session: Session, user: User, now: datetime, limit: int = 500) -> list[PlacementRequest]:
+    """The requests `user` may see that wait on them (`waiting_statuses`), newest first."""
+    statuses = waiting_statuses(user)
+    return [r for r in visible_requests(session, user, now, limit=limit) if r.status in statuses]

@@ -9,7 +9,7 @@ raises Conflict (409).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -164,13 +164,19 @@ def ranking_json(ranking: engine.Ranking) -> tuple[str, str]:
 # --- transitions -------------------------------------------------------------------------------------------
 
 
+# Told of every transition, in its transaction, after it is written: (session, now, request, from_status).
+# The outbox (alerts/notify.py) listens here, so placement never imports what notifies.
+TRANSITION_LISTENERS: list[Callable[[Session, datetime, PlacementRequest, str | None], None]] = []
+
+
 def _transition(session: Session, actor: User | None, now: datetime, request: PlacementRequest, to: str,
                 note: str | None = None, *, shelter: Shelter | None = None) -> None:
     """Move the request to `to`, timestamped, attributed and audited; the event names `shelter` (default: the
     request's own). Notes never name a shelter: pages show the event's shelter only to who may know it."""
     shelter = shelter or request.shelter
+    from_status = request.status
     event = PlacementEvent(request_id=request.id, at=now, actor_id=actor.id if actor else None,
-                           from_status=request.status, to_status=to,
+                           from_status=from_status, to_status=to,
                            shelter_code=shelter.code if shelter else None, note=note)
     session.add(event)
     request.status = to
@@ -179,6 +185,8 @@ def _transition(session: Session, actor: User | None, now: datetime, request: Pl
     audit.record(session, actor=actor, action=f"placement.{to}", object_type="placement", object_id=request.id,
                  now=now, detail={"case": request.case.code,
                                   "shelter": request.shelter.code if request.shelter else None})
+    for listener in TRANSITION_LISTENERS:
+        listener(session, now, request, from_status)
 
 
 # A refused transition reads in the page's language (the API's in English): the state, then what was refused.

@@ -8,6 +8,7 @@ with its status, never a 500. Nothing here names a victim: case codes only.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -17,6 +18,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -25,6 +27,7 @@ from flask import (
 from flask_babel import format_percent, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -34,6 +37,7 @@ from accounts.permissions import roles_required
 from database import utcnow
 from errors import DomainError, NotAllowed
 from extensions import db
+from i18n import format_when
 from i18n import lazy_gettext as _l
 from i18n import lazy_pgettext
 from placement import permissions, services
@@ -131,7 +135,55 @@ def can_list_requests(user: User) -> bool:
 
 @bp.app_context_processor
 def _navigation() -> dict[str, Any]:
-    return {"can_list_placements": can_list_requests, "request_status_names": REQUEST_STATUS_NAMES}
+    return {"can_list_placements": can_list_requests, "request_status_names": REQUEST_STATUS_NAMES,
+            "placements_live": _live_state}
+
+
+# --- live parts: what waits, and whether it changed ----------------------------------------------------------
+
+
+def _live_state() -> dict[str, Any]:
+    """For the signed-in user: how many requests wait on them (the navigation's badge) and a stamp that changes
+    whenever a request they may see changes. Reads no case and no address, so polling it audits nothing; a page
+    fetches itself again (and audits that read) only when the stamp moved (static/live.js)."""
+    user, now = _user(), utcnow()
+    if not can_list_requests(user):
+        return {"stamp": "", "waiting": 0}
+    visible = permissions.visible_requests(db.session, user, now, limit=LIST_LIMIT)
+    statuses = permissions.waiting_statuses(user)
+    digest = hashlib.sha256("|".join(f"{r.id}:{r.status}:{r.updated_at.isoformat()}" for r in visible).encode())
+    return {"stamp": digest.hexdigest()[:16], "waiting": sum(1 for r in visible if r.status in statuses)}
+
+
+@bp.get("/placements/live")
+@roles_required(Role.POLICE, Role.SECRETARIAT, Role.SHELTER_MANAGER)
+def live() -> Response:
+    answer = jsonify(_live_state())
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
+
+
+def held_for(until: datetime | None, now: datetime | None = None) -> str:
+    """"held for 1 h 58 min": what is left of a hold, in the page's language."""
+    if until is None:
+        return ""
+    minutes = int((until - (now or utcnow())).total_seconds() // 60)
+    if minutes <= 0:
+        return _("the hold has run out")
+    if minutes >= 60:
+        return _("held for %(hours)s h %(minutes)s min", hours=minutes // 60, minutes=minutes % 60)
+    return _("held for %(minutes)s min", minutes=minutes)
+
+
+@bp.app_template_global("countdown")
+def countdown(until: datetime | None) -> Markup:
+    """A hold's time left as text static/live.js keeps counting down ("held for 1 h 58 min")."""
+    if until is None:
+        return Markup("")
+    return Markup('<span class="countdown" data-countdown="{at}" data-hm="{hm}" data-m="{m}" data-over="{over}">'
+                  '{text}</span>').format(
+        at=until.isoformat(), hm=_("held for %(hours)s h %(minutes)s min", hours="{h}", minutes="{m}"),
+        m=_("held for %(minutes)s min", minutes="{m}"), over=_("the hold has run out"), text=held_for(until))
 
 
 def _to_request(req: PlacementRequest) -> Response:
@@ -300,9 +352,9 @@ def _act(request_id: int, *, owner: bool, form: Form, slot: str | None, action: 
 
 
 def _held_until(req: PlacementRequest) -> str | None:
-    """The hour the hold ends ("14:05", UTC), or None without a hold."""
+    """When the hold ends, in the reader's zone ("Dec 3, 2026, 14:05 CET"), or None without a hold."""
     until = req.reservation.held_until if req.reservation else None
-    return f"{until:%H:%M}" if until else None
+    return format_when(until) if until else None
 
 
 @bp.post("/placements/<int:request_id>/reserve")
@@ -312,7 +364,7 @@ def reserve(request_id: int) -> Any:
         services.reserve(db.session, user, utcnow(), req, form.shelter.data, _settings())
         until = _held_until(req)
         if until:
-            return _("A bed is reserved at %(shelter)s until %(time)s UTC. The shelter has been asked to accept.",
+            return _("A bed is reserved at %(shelter)s until %(time)s. The shelter has been asked to accept.",
                      shelter=req.shelter.code, time=until)
         return _("A bed is reserved at %(shelter)s. The shelter has been asked to accept.", shelter=req.shelter.code)
 
@@ -326,7 +378,7 @@ def accept(request_id: int) -> Any:
         services.accept(db.session, user, utcnow(), req, _settings())
         until = _held_until(req)
         if until:
-            return _("Case %(code)s accepted: the bed is held until %(time)s UTC.", code=req.case.code, time=until)
+            return _("Case %(code)s accepted: the bed is held until %(time)s.", code=req.case.code, time=until)
         return _("Case %(code)s accepted: the bed is held.", code=req.case.code)
 
     return _act(request_id, owner=False, form=DecisionForm(), slot=None, action=action)
@@ -377,14 +429,36 @@ def cancel(request_id: int) -> Any:
 # --- the list and the batch --------------------------------------------------------------------------------
 
 
+WAITING_FILTER = "waiting"
+
+
+def _waiting_note(user: User, waiting: int) -> str:
+    """What waits on `user`, in a sentence, above their list."""
+    if user.role == Role.POLICE:
+        return ngettext("%(num)d of your requests is live.", "%(num)d of your requests are live.", waiting)
+    if user.role == Role.SHELTER_MANAGER:
+        return ngettext("%(num)d request holds a bed at your shelters.",
+                        "%(num)d requests hold a bed at your shelters.", waiting)
+    return ngettext("%(num)d request has no accepted bed yet.", "%(num)d requests have no accepted bed yet.",
+                    waiting)
+
+
 def _list_page(status: int = 200) -> tuple[str, int]:
-    user = _user()
+    user, now = _user(), utcnow()
     wanted = request.args.get("status") or ""
-    if wanted not in set(RequestStatus):
+    if wanted not in set(RequestStatus) and wanted != WAITING_FILTER:
         wanted = ""
+    waiting = permissions.waiting_requests(db.session, user, now, LIST_LIMIT)
+    if wanted == WAITING_FILTER:
+        rows = waiting
+    else:
+        rows = permissions.visible_requests(db.session, user, now, wanted or None, LIST_LIMIT)
     return render_template(
         "placement/requests.html",
-        rows=permissions.visible_requests(db.session, user, utcnow(), wanted or None, LIST_LIMIT),
+        rows=rows,
+        waiting_filter=WAITING_FILTER,
+        waiting_note=_waiting_note(user, len(waiting)),
+        alerts_lead=user.role == Role.SECRETARIAT,
         shows_shelter=lambda req: permissions.shows_shelter(user, req),
         wanted=wanted,
         statuses=list(RequestStatus),
@@ -468,6 +542,7 @@ def incoming_panel(user: User, shelter: Shelter) -> tuple[str, dict[str, Any]] |
     return "placement/_incoming.html", {
         "shelter": shelter, "rows": rows, "urgencies": URGENCY_LABELS,
         "reject_form": RejectForm(formdata=None), "back": BACK_TO_BOARD,
+        "lead": True,  # first on the board: what the manager must decide
     }
 
 

@@ -36,7 +36,7 @@ from alerts.models import Alert
 from database import utcnow
 from errors import DomainError, Invalid
 from extensions import db
-from i18n import N_, format_day
+from i18n import N_, format_day, local
 from i18n import lazy_gettext as _l
 from placement.services import Settings
 from placement.wording import reason_text
@@ -187,7 +187,7 @@ def overview() -> Any:
 
 
 OVERVIEW_HEADER = ["shelter", "name", "region", "status", "capacity", "out_of_service", "occupied", "held", "free",
-                   "utilisation_30d_pct", "utilisation_365d_pct", "days_since_last_resident", "last_headcount_utc",
+                   "utilisation_30d_pct", "utilisation_365d_pct", "days_since_last_resident", "last_headcount",
                    "open_alerts"]
 
 
@@ -195,7 +195,8 @@ def overview_table(rows: list[services.OverviewRow]) -> list[list[Any]]:
     return [[r.code, r.name, r.region, r.status, r.capacity, r.out_of_service, r.occupied, r.held, r.free,
              _pct(r.util_30), _pct(r.util_365),
              "" if r.days_since_resident is None else r.days_since_resident,
-             r.last_headcount_at.strftime("%Y-%m-%d %H:%M") if r.last_headcount_at else "",
+             # In the reader's zone, with its offset (2026-12-03T17:28+01:00): a spreadsheet reads it as written.
+             local(r.last_headcount_at).isoformat(timespec="minutes") if r.last_headcount_at else "",
              " | ".join(a.message for a in r.alerts)] for r in rows]
 
 

@@ -10,13 +10,17 @@ Strings are marked where they are written, with i18n.N_ / N_plural, so the catal
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import parse_pattern
 from babel.numbers import format_decimal, format_percent
+from flask import has_app_context
 from flask_babel import get_locale, get_translations
+
+import i18n
 
 _ONE = Decimal(1)
 
@@ -24,6 +28,7 @@ _ONE = Decimal(1)
 class Words:
     def __init__(self) -> None:
         self.locale = get_locale() or Locale.parse("en")  # outside a request: English, as the API
+        self.zone = i18n.display_zone() if has_app_context() else ZoneInfo("UTC")
         self._translations = get_translations()
         self._strings: dict[str, str] = {}
         self._days: dict[date, str] = {}
@@ -87,19 +92,22 @@ class Words:
         if value is None:
             return self._never
         if isinstance(value, datetime):
-            value = value.astimezone(UTC).date()
+            value = value.astimezone(self.zone).date()
         text = self._days.get(value)
         if text is None:
             text = self._days[value] = self._day_pattern.apply(value, self.locale)
         return text
 
     def when(self, value: datetime | None) -> str:
-        """A moment as i18n's `| utc` writes it: "Nov 29, 2026, 14:05 UTC"."""
+        """A moment as i18n's `| utc` writes it: "Nov 29, 2026, 14:05 UTC", or in the display zone
+        "Nov 29, 2026, 15:05 CET"."""
         if value is None:
             return self._never
-        value = value.astimezone(UTC)
+        value = value.astimezone(self.zone)
         clock = self._times.get((value.hour, value.minute))
         if clock is None:
             clock = self._times[(value.hour, value.minute)] = self._time_pattern.apply(value, self.locale)
         moment = self._moment.format(clock, self.day(value))
+        if self.zone.key != "UTC":
+            return f"{moment} {value.tzname()}"
         return self._utc % {"moment": moment}

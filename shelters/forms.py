@@ -31,6 +31,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
+import i18n
 from accounts.forms import Form, choices
 from i18n import lazy_gettext as _l
 from i18n import lazy_pgettext
@@ -178,13 +179,13 @@ class AdmitForm(Form):
     case_code = StringField(_l("Case code"), validators=[InputRequired(), Length(max=20)], filters=[_strip_upper],
                             render_kw={"autocomplete": "off", "autocapitalize": "characters",
                                        "placeholder": "VOT-25-XXXXXX"})
-    admitted_at = DateTimeLocalField(_l("Admitted at (UTC, leave empty for now)"), validators=[Optional()],
+    admitted_at = DateTimeLocalField(_l("Admitted at (local time, leave empty for now)"), validators=[Optional()],
                                      format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
 
     def admitted_at_utc(self) -> datetime | None:
-        """The typed time, read as UTC (the board says so)."""
+        """The typed time, read in the reader's display zone (i18n.display_zone: the time on the wall), as UTC."""
         value = self.admitted_at.data
-        return value.replace(tzinfo=UTC) if value is not None else None
+        return value.replace(tzinfo=i18n.display_zone()).astimezone(UTC) if value is not None else None
 
 
 class DischargeForm(Form):

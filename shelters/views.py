@@ -99,10 +99,14 @@ def _to_board(shelter: Shelter) -> Response:
 
 @bp.get("/home")
 def home() -> Response:
-    """A manager lands on the board of their (first) shelter; everyone else on the list."""
+    """Each role lands on what waits for it: a manager on the board of their (first) shelter, incoming requests
+    first; an officer on their live requests and the secretariat on the requests without an accepted bed (with
+    the open alerts named above them); everyone else on the list."""
     user = _user()
     if user.role == Role.SHELTER_MANAGER and user.managed_shelters:
         return _to_board(user.managed_shelters[0])
+    if user.role in (Role.POLICE, Role.SECRETARIAT):
+        return redirect(url_for("placement.requests", status="waiting"))
     return redirect(url_for("shelters.index"))
 
 

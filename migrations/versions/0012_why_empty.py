@@ -1,7 +1,7 @@
 """why shelters stand empty: exclusion values beside their codes, identifying units, the action plan
 
 Revision ID: 0012_why_empty
-Revises: 0010_location_secrecy
+Revises: 0011_notifications
 Create Date: 2026-12-03 19:10:00.000000
 
 Requests stored before this revision hold each exclusion's English messages and codes, not the values the
@@ -19,7 +19,7 @@ import database  # noqa: F401  (our column types)
 
 # revision identifiers, used by Alembic.
 revision = '0012_why_empty'
-down_revision = '0010_location_secrecy'
+down_revision = '0011_notifications'
 branch_labels = None
 depends_on = None
 

@@ -227,7 +227,8 @@ def test_a_request_without_an_accepted_bed_for_4_hours_is_raised_then_cleared(ma
     shelter = make.shelter("PVPT", capacity=2, created_at=now - timedelta(days=60))
     officer = make.user("police")
     case = make.case(officer, identified_on=now.date())
-    request = placement.create_request(db.session, officer, now, case, settings)
+    # A routine request: an urgent one escalates after an hour, an emergency after 15 minutes (tests/alerts/test_notify.py).
+    request = placement.create_request(db.session, officer, now, case, settings, urgency="routine")
     db.session.commit()
     evaluate(now + timedelta(hours=3))
     assert live("placement_unanswered") == []

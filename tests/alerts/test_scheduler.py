@@ -57,10 +57,10 @@ def test_a_failing_job_raises_a_system_alert_and_the_others_run(app, calls, make
     make.shelter("PVPT", capacity=5)
     db.session.remove()
     runs = scheduler.tick(app, NOW, "a", registry=calls.registry(broken=True))
-    assert calls.runs == ["broken", "evaluate", "expire", "census", "digest", "retention", "anchor"]
+    assert calls.runs == ["broken", "evaluate", "expire", "census", "digest", "retention", "anchor", "notify"]
     assert [(r.job, r.ok) for r in runs] == [("broken", False), ("evaluate", True), ("expire", True),
                                              ("census", True), ("digest", True), ("retention", True),
-                                             ("anchor", True)]
+                                             ("anchor", True), ("notify", True)]
     (alert,) = system_alerts()
     assert (alert["subject_type"], alert["subject"], alert["severity"], alert["status"]) == (
         "system", "broken", "critical", "open")
@@ -122,10 +122,11 @@ def test_apscheduler_wiring(app):
     sched.start(paused=True)  # job defaults apply once the jobs are really added; paused, nothing runs
     jobs = {job.id: job for job in sched.get_jobs()}
     sched.shutdown(wait=False)
-    assert set(jobs) == {"lease", "evaluate", "expire", "census", "digest", "retention", "anchor"}
+    assert set(jobs) == {"lease", "evaluate", "expire", "census", "digest", "retention", "anchor", "notify"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time == 300
     assert str(jobs["evaluate"].trigger) == "interval[1:00:00]"
     assert str(jobs["expire"].trigger) == "interval[0:01:00]"
     assert str(jobs["anchor"].trigger) == "interval[0:10:00]"
+    assert str(jobs["notify"].trigger) == "interval[0:00:10]"  # SAFEHAVEN_NOTIFY_SECONDS
     assert "cron" in str(jobs["census"].trigger).lower()

@@ -151,4 +151,28 @@ def test_why_hah_stands_empty_and_the_action_plan_in_each_language(page, live_se
     assert page.locator("section.action").count() == 1
     assert "HAH" in page.locator("section.action table").inner_text()
     screenshot(page, "action-plan")
+
+
+def test_the_manager_s_board_picks_up_a_new_request_without_a_reload(page, live_server):  # noqa: ANN001
+    live_server.app.config["SAFEHAVEN_LIVE_SECONDS"] = 2
+    sign_in(page, "manager")
+    page.wait_for_url(re.compile(r"/shelters/PVPT$"))
+    incoming = page.locator("#live-board-lead")
+    assert "No request is waiting for this shelter." in incoming.inner_text()
+    assert not page.locator("[data-live-badge]").is_visible()
+    page.evaluate("window.stillTheSamePage = true")  # gone if the page were loaded again
+
+    waiting = _reserve_at_pvpt(live_server.app)  # an officer reserves a bed here meanwhile
+    page.wait_for_function("code => document.querySelector('#live-board-lead').innerText.includes(code)",
+                           arg=waiting, timeout=20000)
+    assert page.evaluate("window.stillTheSamePage") is True
+    text = incoming.inner_text()
+    assert f"Accept {waiting}" in text and re.search(r"held for 1 h 5\d min", text), text
+    assert page.locator("[data-live-badge]").inner_text() == "1"
+    page.wait_for_function("() => /Held for placements\\s*1/.test(document.querySelector('#live-board-beds').innerText)",
+                           timeout=5000)  # the beds follow too
+    screenshot(page, "board-live-request")
+    # The live part leads the board: above the beds.
+    lead, beds = (page.locator(s).bounding_box()["y"] for s in ("#incoming-heading", "#beds-heading"))
+    assert lead < beds
     assert page.failures == [], page.failures

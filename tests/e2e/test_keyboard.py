@@ -186,7 +186,7 @@ def test_an_officer_requests_and_reserves_by_keyboard_alone(page, live_server):
     with page.expect_navigation():
         page.keyboard.press("Space")
     main = page.locator("main").inner_text()
-    assert "reserved until" in main, main[:500]
+    assert "reserved, held for" in main, main[:500]
     assert page.locator(".steps [aria-current=step]").inner_text().strip().startswith("3")
     screenshot(page, "keyboard-reserved")
     unexpected = [f for f in page.failures if "status of 422" not in f]  # the refusal above is expected

@@ -96,9 +96,10 @@ def test_police_goes_from_a_new_case_to_a_reserved_bed_in_three_screens(client, 
     assert request_id(response) == rid
     req = placement(rid)
     assert req.status == "reserved" and req.shelter.code == "PVPT"
-    until = req.reservation.held_until.strftime("%H:%M")
     html = body(client.get(f"/placements/{rid}"))
-    assert f"reserved until {until} UTC" in html and "waiting for the shelter" in html
+    # A countdown, not a clock time: the two hours' hold has just begun.
+    assert re.search(r"reserved, <strong><span class=\"countdown\"[^>]*>held for 1 h 59 min</span>", html) \
+        and "waiting for the shelter" in html
     assert 'aria-current="step"><span class="steps-n">3</span>' in html
     assert "Reserve a bed here" not in html and "Rruga e Testit" not in html
     assert [e.to_status for e in req.events] == ["open", "reserved"]
@@ -260,7 +261,7 @@ def test_the_list_is_scoped_and_filtered(client, pages, make, officer, manager, 
     html = body(client.get("/placements?status=open"))
     assert f"#{reserved.id}<" not in html and f"#{theirs.id}<" in html
     assert client.get("/placements?status=nonsense").status_code == 200
-    assert 'href="/placements"' in html and ">Placements</a>" in html  # the nav link
+    assert 'href="/placements"' in html and ">Placements <span class=\"badge\" data-live-badge>" in html  # the nav link, its badge
 
 
 def test_the_secretariat_runs_the_batch_from_the_page(client, pages, make, officer, pvpt, settings, now):

@@ -32,7 +32,7 @@ BOARD_LABELS = [
     "Reason", "Note (required for other)", "Confirm discharge", "Repatriated", "Reintegrated",
     "Transferred to another shelter", "Left voluntarily", "Other (say why in the note)",
 ]
-ADMIT_FORM_LABELS = ["Admit a case", "Case code", "Admitted at (UTC, leave empty for now)", "Admit"]
+ADMIT_FORM_LABELS = ["Admit a case", "Case code", "Admitted at (local time, leave empty for now)", "Admit"]
 HEADCOUNT_FORM_LABELS = [
     "Confirm the headcount", "Count the beds taken now, residents and their accompanying children.",
     "Beds taken right now (residents and their children)", "Confirm headcount",
@@ -85,7 +85,7 @@ def test_a_managers_day_reads_in_albanian(demo_app, client, pages, now) -> None:
     _shows(board, *_albanian(*BOARD_LABELS, *ADMIT_FORM_LABELS, *HEADCOUNT_FORM_LABELS))
     with force_locale("sq"):
         assert f"<th scope=\"col\">{pgettext('date of admission', 'Admitted')}</th>" in board
-    _shows(board, "Prano një rast", "Pranuar më (UTC, lëreni bosh për tani)", "Konfirmoni numërimin e banorëve",
+    _shows(board, "Prano një rast", "Pranuar më (ora vendore, lëreni bosh për tani)", "Konfirmoni numërimin e banorëve",
            "Shtretër të zënë tani (banorët dhe fëmijët e tyre)", "Konfirmo largimin")
     assert ALBANIAN_MOMENT.search(board)  # the last headcount
     assert len(ALBANIAN_DAY.findall(board)) >= 5  # the four residents' admissions and the headcount

@@ -42,11 +42,14 @@ def switch_to(pages, user) -> None:
 # --- home and list -----------------------------------------------------------------------------------------
 
 
-def test_a_manager_lands_on_their_board_and_others_on_the_list(client, pages, make, manager):
+def test_each_role_lands_on_what_waits_for_it(client, pages, make, manager):
     pages.login(manager.username)
     assert client.get("/").headers["Location"].endswith("/home")
     assert client.get("/home").headers["Location"].endswith("/shelters/PVPT")
-    switch_to(pages, make.user("police"))
+    for role in ("police", "secretariat"):
+        switch_to(pages, make.user(role))
+        assert client.get("/home").headers["Location"].endswith("/placements?status=waiting")
+    switch_to(pages, make.user("partner"))
     assert client.get("/home").headers["Location"].endswith("/shelters")
 
 
@@ -82,7 +85,7 @@ def test_html_in_a_shelter_name_is_escaped(client, pages, make):
     make.shelter("EVIL", name='<script>alert("x")</script><b>bold</b>')
     pages.login(make.user("secretariat").username)
     html = body(client.get("/shelters"))
-    assert "&lt;script&gt;" in html and "<script" not in html and "<b>bold" not in html
+    assert "&lt;script&gt;" in html and "<script>" not in html and "<b>bold" not in html
 
 
 # --- the board, by role ------------------------------------------------------------------------------------
