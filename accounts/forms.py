@@ -38,6 +38,21 @@ def choices(pairs: Iterable[tuple[str, str]]) -> list[Any]:
     return [choice(value, label) for value, label in pairs]
 
 
+# The empty first option of every reason, outcome and status choice: nothing is pre-selected, so nothing is
+# recorded that nobody chose.
+CHOOSE = _l("Choose...")
+
+
+def choose_one(pairs: Iterable[tuple[str, str]]) -> list[Any]:
+    """The options after an empty "Choose..." one, which `must_choose` refuses."""
+    return choices([("", CHOOSE), *pairs])
+
+
+def must_choose() -> InputRequired:
+    """Refuses a select left on "Choose..." (the browser sends it empty)."""
+    return InputRequired(message=_l("Choose one."))
+
+
 ROLE_LABELS = {
     Role.ADMIN: _l("Administrator"),
     Role.SECRETARIAT: _l("Secretariat"),

@@ -30,7 +30,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
-from accounts.forms import Form, choices
+from accounts.forms import Form, choices, choose_one, must_choose
 from i18n import lazy_gettext as _l
 from i18n import lazy_pgettext
 from shelters.models import (
@@ -185,7 +185,7 @@ class AdmitForm(Form):
 
 
 class DischargeForm(Form):
-    reason = SelectField(_l("Reason"), choices=_labelled(DISCHARGE_REASONS), validators=[InputRequired()])
+    reason = SelectField(_l("Reason"), choices=choose_one(DISCHARGE_REASONS.items()), validators=[must_choose()])
     note = TextAreaField(_l("Note (required for other)"), validators=[Optional(), Length(max=1000)], filters=[_strip])
 
 
@@ -276,7 +276,7 @@ class EditShelterForm(ShelterForm):
 
 
 class CaseForm(Form):
-    sex = SelectField(_l("Sex"), choices=_labelled(SEXES))
+    sex = SelectField(_l("Sex"), choices=choose_one(SEXES.items()), validators=[must_choose()])
     age = IntegerField(_l("Age (years, estimated if unknown)"), validators=[InputRequired(), Between(0, 120)],
                        render_kw={"inputmode": "numeric", "min": 0, "max": 120})
     nationality = StringField(_l("Nationality"), validators=[InputRequired(), Regexp(r"^[A-Z]{2}$",
@@ -290,7 +290,7 @@ class CaseForm(Form):
     children = IntegerField(_l("Accompanying children"), default=0,
                             validators=[Optional(), Between(0, MAX_CHILDREN)],
                             render_kw={"inputmode": "numeric", "min": 0, "max": MAX_CHILDREN})
-    risk = SelectField(_l("Risk level"), choices=_labelled(RISKS), default=Risk.MEDIUM.value)
+    risk = SelectField(_l("Risk level"), choices=choose_one(RISKS.items()), validators=[must_choose()])
     trafficker_regions = ListField(_l("Regions linked to the traffickers"), description=_l("separated by commas"))
     region = StringField(_l("Region where the victim is now"), validators=[Optional(), Length(max=64)],
                          filters=[_strip], render_kw={"list": "regions"})
