@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from flask import g, has_request_context, request
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto
 from wtforms import (
     BooleanField,
     DateField,
@@ -78,6 +80,16 @@ class Form(FlaskForm):
         def get_translations(self, form: Any) -> Any:
             # WTForms' own messages ("This field is required.") come from our catalogues (see i18n.py).
             return i18n.form_translations
+
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            # A form kept when its session ran out comes back filled in on its page (accounts.views), to the
+            # page's form whose fields it was: not to the page's other forms.
+            kept = g.get("kept_formdata") if has_request_context() else None
+            if formdata is _Auto and kept is not None and request.method == "GET":
+                names = set(kept.keys())
+                if names and names <= set(form._fields):
+                    return kept
+            return super().wrap_formdata(form, formdata)
 
     def refuse(self, error: DomainError) -> bool:
         """Attach `error.message` to each named field this form has; True when one was found."""

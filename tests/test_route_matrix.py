@@ -50,6 +50,8 @@ ROUTES: dict[tuple[str, str], object] = {
     ("POST", "/account/reauth"): EVERYONE,
     ("GET", "/account/password"): EVERYONE,
     ("POST", "/account/password"): EVERYONE,
+    ("GET", "/session/alive"): EVERYONE,
+    ("GET", "/session/kept"): EVERYONE,
     ("GET", "/admin/organisations"): {A, S},
     ("POST", "/admin/organisations"): {A},
     ("GET", "/admin/users"): {A, S},
