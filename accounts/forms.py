@@ -91,6 +91,13 @@ class Form(FlaskForm):
                     return kept
             return super().wrap_formdata(form, formdata)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self._fields.values():
+            bind = getattr(field, "bind_reader_language", None)
+            if bind is not None:  # options named in the reader's language (countries, languages)
+                bind()
+
     def refuse(self, error: DomainError) -> bool:
         """Attach `error.message` to each named field this form has; True when one was found."""
         found = False

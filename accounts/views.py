@@ -210,6 +210,10 @@ def _csrf_refused(error: CSRFError) -> Any:
     session) and the sender comes back to them: at once while still signed in (a page from before signing in
     again), else through the sign-in page, in the reader's language. Never a bare 400."""
     raw = session.get(PAGE_SESSION_KEY)
+    if not request.form.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")):
+        # No token in the form at all: no page of ours sent it. Refused as it always was; nothing is kept.
+        return render_template("error.html", status=400, message=_(
+            "This form has expired or came from another page: please send it again.")), 400
     if current_user.is_authenticated and _keep_posted_form(raw):
         db.session.commit()
         session[KEPT_KEY] = True

@@ -98,3 +98,21 @@ def test_a_case_without_a_chosen_sex_or_risk_is_refused(client, pages, make, mis
     response = pages.post("/cases/new", data, from_page="/cases/new")
     assert response.status_code == 422 and f'id="{missing}-errors"' in body(response)
     assert count(Case) == cases
+
+
+@pytest.mark.parametrize(("language", "country", "romanian"), [
+    ("en", "Moldova", "Romanian"), ("sq", "Moldavi", "rumanisht"), ("sr", "Moldavija", "rumunski")])
+def test_nationality_and_languages_are_named_in_the_readers_language_and_sent_as_codes(
+        client, pages, make, language, country, romanian):
+    pages.login(make.user("police").username)
+    html = body(client.get("/cases/new", headers={"Accept-Language": language}))
+    assert f'<option value="MD">{country}</option>' in html and f'<option value="ro">{romanian}</option>' in html
+    assert '<option value="XK">' in html and '<option value="EU">' not in html  # countries, not groupings
+    data = {k: v for k, v in PROFILE.items() if k != "urgency"} | {"nationality": "MD", "languages": ["ro", "ru"]}
+    response = pages.post("/cases/new", data, from_page="/cases/new")
+    assert response.status_code == 302, body(response)
+    db.session.expire_all()
+    case = db.session.scalar(select(Case).order_by(Case.id.desc()))
+    assert (case.nationality, case.languages) == ("MD", ["ro", "ru"])
+    response = pages.post("/cases/new", data | {"nationality": "Moldova"}, from_page="/cases/new")
+    assert response.status_code == 422 and 'id="nationality-errors"' in body(response)

@@ -124,7 +124,7 @@ def test_an_officer_requests_and_reserves_by_keyboard_alone(page, live_server):
     page.goto("/placements/new")
 
     # The first pass leaves the age and the nationality out, to see the refusal.
-    entries = {"languages": "ro", "region": "Prishtinë"}
+    entries = {"languages": "Romanian", "region": "Prishtinë"}  # a language is found by typing its name
     form_stops: list[dict[str, Any]] = []
 
     def enter(stop: dict[str, Any]) -> None:
@@ -173,7 +173,9 @@ def test_an_officer_requests_and_reserves_by_keyboard_alone(page, live_server):
     page.keyboard.type("23")
     stop = tab(page)  # the next invalid field is the next stop
     assert stop["name"] == "nationality" and stop["invalid"] == "true" and stop["described"], describe(stop)
-    page.keyboard.type("MD")
+    page.keyboard.type("Moldova")  # the country found by its name; its code is sent
+    assert page.evaluate("document.activeElement.value") == "MD"
+    page.keyboard.press("Shift+Tab")
     with page.expect_navigation():
         page.keyboard.press("Enter")  # Enter in a text field sends the form
     page.wait_for_url(re.compile(r"/placements/\d+$"))
