@@ -33,7 +33,7 @@ from accounts.forms import Form
 from accounts.models import Role, User
 from accounts.permissions import roles_required
 from database import utcnow
-from errors import DomainError, NotAllowed
+from errors import Conflict, DomainError, Invalid, NotAllowed
 from extensions import db
 from i18n import lazy_gettext as _l
 from i18n import lazy_pgettext
@@ -524,18 +524,77 @@ def batch_message(outcome: services.BatchOutcome) -> str:
     return f"{summary} {quality}"
 
 
+def _batch_preview(plan: services.BatchPlan, status: int = 200) -> tuple[str, int]:
+    """The proposed assignment: who goes where, each shelter's free beds before and after, and which requests
+    stay unplaced and why; with the form that applies exactly this, against this state."""
+    assignment = plan.result.assignment
+    by_id = {r.id: r for r in plan.requests}
+    used: dict[str, int] = {}
+    for request_id, code in assignment.items():
+        used[code] = used.get(code, 0) + by_id[request_id].beds
+    shelters = [(code, plan.free_beds.get(code, 0), plan.free_beds.get(code, 0) - beds)
+                for code, beds in sorted(used.items())]
+    placed = [(req, assignment[req.id], by_id[req.id].beds) for req in plan.waiting if req.id in assignment]
+    unplaced = [(req, _("No open shelter fits this case: its request page says why each is left out.")
+                 if not by_id[req.id].options else
+                 _("The shelters that fit it are full once the requests placed before it have their beds "
+                   "(emergencies first, then as many as possible)."))
+                for req in plan.waiting if req.id not in assignment]
+    return render_template("placement/batch_preview.html", plan=plan, placed=placed, unplaced=unplaced,
+                           shelters=shelters, urgencies=URGENCY_LABELS), status
+
+
+@bp.post("/placements/batch/preview")
+@roles_required(Role.SECRETARIAT)
+def batch_preview() -> Any:
+    user = _user()
+    if not permissions.can_run_batch(user):
+        raise NotAllowed(_("only the secretariat runs the batch assignment"))
+    if not Form().validate():
+        flash(_("The batch was not previewed: the form was stale, try again."), "error")
+        return _list_page(400)
+    now = utcnow()
+    services.expire_due_holds(db.session, now)  # so the preview rests on what applying it will find
+    db.session.commit()
+    return _batch_preview(services.plan_batch(db.session, now, _settings()))
+
+
+def _previewed_assignment() -> dict[int, str]:
+    """The preview's "request id:shelter code" pairs, as posted back."""
+    pairs: dict[int, str] = {}
+    for value in request.form.getlist("assign"):
+        request_id, _sep, code = value.partition(":")
+        if not request_id.isdigit() or not code or len(code) > 16:
+            raise Invalid(_("The previewed assignment was not understood: preview it again."),
+                          fields={"assignment": "invalid"})
+        pairs[int(request_id)] = code
+    return pairs
+
+
 @bp.post("/placements/batch")
 @roles_required(Role.SECRETARIAT)
 def batch() -> Any:
+    """Apply a previewed batch assignment (its `state` and `assign` pairs), only while nothing moved."""
     user = _user()
     if not permissions.can_run_batch(user):
         raise NotAllowed(_("only the secretariat runs the batch assignment"))
     if not Form().validate():
         flash(_("The batch was not run: the form was stale, try again."), "error")
         return _list_page(400)
+    state = request.form.get("state", "")
+    if not state:
+        flash(_("Preview the batch assignment first, then apply it."), "error")
+        return _list_page(400)
+    now = utcnow()
     try:
-        outcome = services.run_batch(db.session, user, utcnow(), _settings())
+        outcome = services.run_batch(db.session, user, now, _settings(), expected_state=state,
+                                     assignment=_previewed_assignment())
         db.session.commit()
+    except Conflict as error:
+        # Moved since the preview: nothing was reserved; the new preview is shown to confirm again.
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return _batch_preview(services.plan_batch(db.session, now, _settings()), 409)
     except DomainError as error:
         db.session.rollback()
         flash(str(error.message), "error")

@@ -83,6 +83,7 @@ ROUTES: dict[tuple[str, str], object] = {
     ("GET", "/placements/new"): {S, P},
     ("POST", "/placements/new"): {S, P},
     ("POST", "/placements/batch"): {S},
+    ("POST", "/placements/batch/preview"): {S},
     ("GET", "/placements/<int:request_id>"): owned({S, M, P}, {S}),
     ("POST", "/placements/<int:request_id>/accept"): owned({M}, NOBODY),
     ("POST", "/placements/<int:request_id>/admit"): owned({M}, NOBODY),

@@ -269,8 +269,15 @@ def test_the_secretariat_runs_the_batch_from_the_page(client, pages, make, offic
     pages.login(officer.username)
     assert pages.post("/placements/batch").status_code == 403
     switch_to(pages, make.user("secretariat"))
-    assert 'action="/placements/batch"' in body(client.get("/placements"))
-    response = pages.post("/placements/batch", from_page="/placements")
+    assert 'action="/placements/batch/preview"' in body(client.get("/placements"))
+    preview = pages.post("/placements/batch/preview", from_page="/placements")
+    assert preview.status_code == 200
+    html = body(preview)
+    assert [placement(i).status for i in ids] == ["open", "open"]  # a preview reserves nothing
+    state = re.search(r'name="state" value="([0-9a-f]{64})"', html).group(1)
+    assign = re.findall(r'name="assign" value="(\d+:[A-Z0-9-]+)"', html)
+    assert sorted(int(a.split(":")[0]) for a in assign) == ids and '<span class="code">PVPT</span>: 5 free beds now, 3 after' in html
+    response = pages.post("/placements/batch", {"state": state, "assign": assign}, from_page="/placements")
     assert response.status_code == 302 and response.headers["Location"].endswith("/placements")
     html = body(client.get("/placements"))
     assert "Batch assignment: 2 of 2 waiting requests placed, 0 left without a bed." in html
@@ -322,3 +329,37 @@ def test_reserving_an_unknown_or_full_shelter_is_refused(client, pages, make, of
     assert response.status_code == 409 and "no free bed" in body(response)
     assert pages.post(f"/placements/{req.id}/reserve", {}).status_code == 422
     assert placement(req.id).status == "open"
+
+
+def test_a_batch_preview_applies_only_to_the_state_it_was_made_on(client, pages, make, officer, pvpt, settings, now):
+    """Issue 16: the preview says who goes where and who stays unplaced and why; applying it after a request or a
+    bed moved is refused (409) with the new preview, and nothing is reserved."""
+    first = services.create_request(db.session, officer, now, make.case(officer), settings, urgency="emergency")
+    men_only = services.create_request(db.session, officer, now, make.case(officer, sex="female"), settings,
+                                       exclude=["PVPT"])
+    db.session.commit()
+    pages.login(make.user("secretariat").username)
+    assert pages.post("/placements/batch", from_page="/placements").status_code == 400  # preview first
+    html = body(pages.post("/placements/batch/preview", from_page="/placements"))
+    assert f"#{first.id}</a>" in html and 'class="row--emergency"' in html
+    assert "Left without a bed" in html and "No open shelter fits this case" in html and f"#{men_only.id}</a>" in html
+    state = re.search(r'name="state" value="([0-9a-f]{64})"', html).group(1)
+    assign = re.findall(r'name="assign" value="(\d+:[A-Z0-9-]+)"', html)
+    assert assign == [f"{first.id}:PVPT"]
+
+    late = services.create_request(db.session, officer, now, make.case(officer), settings)  # meanwhile
+    db.session.commit()
+    moved = pages.post("/placements/batch", {"state": state, "assign": assign}, from_page="/placements")
+    assert moved.status_code == 409 and "changed since the preview" in body(moved)
+    assert f"#{late.id}</a>" in body(moved)  # the new preview, to confirm again
+    assert [placement(i).status for i in (first.id, men_only.id, late.id)] == ["open", "open", "open"]
+
+    html = body(moved)
+    state = re.search(r'name="state" value="([0-9a-f]{64})"', html).group(1)
+    assign = re.findall(r'name="assign" value="(\d+:[A-Z0-9-]+)"', html)
+    forged = pages.post("/placements/batch", {"state": state, "assign": [f"{men_only.id}:PVPT"]},
+                        from_page="/placements")
+    assert forged.status_code == 422 and placement(men_only.id).status == "open"
+    done = pages.post("/placements/batch", {"state": state, "assign": assign}, from_page="/placements")
+    assert done.status_code == 302
+    assert (placement(first.id).status, placement(late.id).status) == ("reserved", "reserved")
