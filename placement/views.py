@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask import (
@@ -62,7 +62,6 @@ from shelters.views import BOARD_PANELS
 
 bp = Blueprint("placement", __name__)
 
-LIST_LIMIT = 500
 
 TERM_LABELS = {
     "distance": _l("Distance"),
@@ -482,22 +481,78 @@ def cancel(request_id: int) -> Any:
 # --- the list and the batch --------------------------------------------------------------------------------
 
 
+LIST_PAGE_SIZE = 50  # requests a page of the list shows
+
+
+def _list_filter(user: User) -> permissions.RequestFilter:
+    """The list's filters from the query string; a value that is not one of the choices is ignored."""
+    args = request.args
+
+    def day(name: str) -> date | None:
+        try:
+            return date.fromisoformat(args.get(name, ""))
+        except ValueError:
+            return None
+
+    def one_of(name: str, allowed: Iterable[str]) -> str | None:
+        value = args.get(name) or None
+        return value if value in set(allowed) else None
+
+    shelter = (args.get("shelter") or "").strip().upper()[:16] or None
+    return permissions.RequestFilter(
+        status=one_of("status", RequestStatus), urgency=one_of("urgency", Urgency),
+        shelter=shelter if permissions.may_filter_by_shelter(user) else None,
+        case_code=(args.get("q") or "").strip()[:20] or None, since=day("from"), until=day("to"),
+        sort=one_of("sort", permissions.REQUEST_SORTS) or "newest")
+
+
 def _list_page(status: int = 200) -> tuple[str, int]:
-    user = _user()
-    wanted = request.args.get("status") or ""
-    if wanted not in set(RequestStatus):
-        wanted = ""
+    user, now = _user(), utcnow()
+    wanted = _list_filter(user)
+    total = permissions.count_visible_requests(db.session, user, now, wanted)
+    pages = max(1, -(-total // LIST_PAGE_SIZE))
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
+    rows = permissions.visible_requests(db.session, user, now, limit=LIST_PAGE_SIZE, wanted=wanted,
+                                        offset=(page - 1) * LIST_PAGE_SIZE)
+    filters = {k: v for k, v in {"status": wanted.status, "urgency": wanted.urgency, "shelter": wanted.shelter,
+                                 "q": wanted.case_code, "from": wanted.since and wanted.since.isoformat(),
+                                 "to": wanted.until and wanted.until.isoformat(),
+                                 "sort": None if wanted.sort == "newest" else wanted.sort}.items() if v}
+    shelters = ([s.code for s in user.managed_shelters] if user.role == Role.SHELTER_MANAGER else
+                list(db.session.scalars(select(Shelter.code).order_by(Shelter.code)))
+                ) if permissions.may_filter_by_shelter(user) else []
     return render_template(
         "placement/requests.html",
-        rows=permissions.visible_requests(db.session, user, utcnow(), wanted or None, LIST_LIMIT),
+        rows=rows,
         shows_shelter=lambda req: permissions.shows_shelter(user, req),
-        wanted=wanted,
+        wanted=wanted.status or "",
+        filter=wanted,
+        filters=filters,
+        base_filters={k: v for k, v in filters.items() if k != "status"},
         statuses=list(RequestStatus),
         urgencies=URGENCY_LABELS,
+        sorts=SORT_LABELS,
+        shelter_codes=shelters,
         can_request=permissions.can_request(user),
         can_run_batch=permissions.can_run_batch(user),
-        limit=LIST_LIMIT,
+        total=total, page=page, pages=pages, page_numbers=_page_numbers(page, pages),
+        first=(page - 1) * LIST_PAGE_SIZE + 1, last=(page - 1) * LIST_PAGE_SIZE + len(rows),
     ), status
+
+
+SORT_LABELS = {"newest": _l("Newest first"), "oldest": _l("Oldest first"), "urgency": _l("Most urgent first"),
+               "updated": _l("Last changed first")}
+
+
+def _page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
+    """The pages to link to: the first, the last and those within `around` of `page`; None for a gap."""
+    wanted = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
+    shown: list[int | None] = []
+    for number in wanted:
+        if shown and number - (shown[-1] or 0) > 1:
+            shown.append(None)
+        shown.append(number)
+    return shown
 
 
 @bp.get("/placements")

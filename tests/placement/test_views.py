@@ -363,3 +363,45 @@ def test_a_batch_preview_applies_only_to_the_state_it_was_made_on(client, pages,
     done = pages.post("/placements/batch", {"state": state, "assign": assign}, from_page="/placements")
     assert done.status_code == 302
     assert (placement(first.id).status, placement(late.id).status) == ("reserved", "reserved")
+
+
+def test_the_list_is_searched_filtered_sorted_and_paged(client, pages, make, officer, pvpt, settings, now):
+    """Issue 16: search by case code, filter by status, urgency, shelter and day, sort, emergencies marked,
+    and pages of 50."""
+    from placement.views import LIST_PAGE_SIZE
+
+    routine = [services.create_request(db.session, officer, now, make.case(officer), settings, urgency="routine")
+               for _ in range(LIST_PAGE_SIZE)]
+    emergency = services.create_request(db.session, officer, now, make.case(officer), settings, urgency="emergency")
+    services.reserve(db.session, officer, now, emergency, "PVPT", settings)
+    db.session.commit()
+    pages.login(make.user("secretariat").username)
+
+    html = body(client.get("/placements"))
+    assert f"{LIST_PAGE_SIZE + 1} requests" in html and html.count('<tr class="row--emergency">') == 1
+    assert 'rel="next"' in html and f"#{routine[0].id}<" not in html  # the oldest is on page 2
+    assert f"#{routine[0].id}<" in body(client.get("/placements?page=2"))
+    assert f"#{routine[0].id}<" in body(client.get("/placements?page=99"))  # past the end: the last page
+
+    code = emergency.case.code
+    found = body(client.get(f"/placements?q={code[-4:].lower()}"))
+    assert f"#{emergency.id}<" in found and "1 request" in found
+    assert body(client.get("/placements?q=%25")).count("<tr") > 2  # a wildcard typed is dropped, not obeyed
+    urgent_first = body(client.get("/placements?sort=urgency"))
+    assert urgent_first.index(f"#{emergency.id}<") < urgent_first.index(f"#{routine[-1].id}<")
+    only = body(client.get("/placements?urgency=emergency&shelter=PVPT&status=reserved"))
+    assert f"#{emergency.id}<" in only and "1 request" in only
+    assert "No placement request matches" in body(client.get("/placements?shelter=PVPT&urgency=routine"))
+    day = now.date().isoformat()
+    assert f"{LIST_PAGE_SIZE + 1} requests" in body(client.get(f"/placements?from={day}&to={day}"))
+    assert "No placement request matches" in body(client.get("/placements?to=2000-01-01"))
+    assert client.get("/placements?from=nonsense&sort=nonsense&urgency=x").status_code == 200
+
+
+def test_police_cannot_filter_by_shelter(client, pages, make, officer, pvpt, settings, now):
+    """Filtering by shelter would tell an officer which shelter holds a request; for police it is ignored."""
+    req = services.create_request(db.session, officer, now, make.case(officer), settings)
+    db.session.commit()
+    pages.login(officer.username)
+    html = body(client.get("/placements?shelter=NOPE"))
+    assert f"#{req.id}<" in html and 'name="shelter"' not in html
