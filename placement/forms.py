@@ -98,7 +98,7 @@ class ReserveForm(Form):
 
 class RejectForm(DecisionForm):
     reason = TextAreaField(_l("Reason for rejecting"),
-                           validators=[DataRequired(_l("a reason is required")), Length(max=500)],
+                           validators=[DataRequired(_l("A reason is required.")), Length(max=500)],
                            filters=[_strip], render_kw={"maxlength": 500})
 
 

@@ -385,6 +385,12 @@ def _act(request_id: int, *, owner: bool, form: Form, slot: str | None, action: 
                          else _("only the manager of the reserved shelter may do this"))
     shown = {slot: form} if slot else {}
     if not form.validate():
+        if isinstance(form, DecisionForm) and form.back.data == BACK_TO_BOARD and req.shelter is not None:
+            # Sent from the board (a rejection without its reason): the manager stays on the board.
+            problems = " ".join(str(m) for name, messages in form.errors.items() if name != "back" for m in messages)
+            flash(_("Nothing was changed for case %(code)s: %(problems)s", code=req.case.code, problems=problems),
+                  "error")
+            return redirect(url_for("shelters.board", code=req.shelter.code) + "#incoming-heading")
         flash(_("Nothing was changed: check the highlighted fields."), "error")
         return _detail(req, status=422, **shown)
     try:

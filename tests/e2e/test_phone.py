@@ -143,3 +143,13 @@ def test_a_form_sent_after_the_session_ran_out_comes_back_filled(open_page, live
         page.locator("main form button[type=submit]").click()
     page.wait_for_url(re.compile(r"/placements/\d+$"))
     assert page.failures == [], page.failures
+
+
+def test_a_printed_board_keeps_the_charts_numbers(open_page, live_server):  # noqa: ANN001
+    page = open_page(DESKTOP, "en")
+    sign_in(page, "manager")
+    page.wait_for_url(re.compile(r"/shelters/PVPT$"))
+    assert not page.locator("#history-table").is_visible()  # folded on screen
+    page.emulate_media(media="print")
+    assert page.locator("#history-table").is_visible()
+    assert not page.locator("#session-warning").is_visible() and not page.locator("header.topbar").is_visible()

@@ -100,6 +100,8 @@ def test_police_goes_from_a_new_case_to_a_reserved_bed_in_three_screens(client, 
     html = body(client.get(f"/placements/{rid}"))
     assert f"reserved until {until} UTC" in html and "waiting for the shelter" in html
     assert 'aria-current="step"><span class="steps-n">3</span>' in html
+    # Done steps show a tick in place of their digit (kept for screen readers), not drawn over it.
+    assert '<span class="steps-n"><span aria-hidden="true">✓</span><span class="visually-hidden">1</span></span>' in html
     assert "Reserve a bed here" not in html and "Rruga e Testit" not in html
     assert [e.to_status for e in req.events] == ["open", "reserved"]
     assert f"<td>{officer.username}</td>" in html  # the timeline says who
@@ -169,10 +171,17 @@ def test_the_board_panel_is_the_managers_only(client, pages, make, officer, rese
 
 def test_reject_needs_a_reason(client, pages, manager, reserved):
     pages.login(manager.username)
+    # From the board (issue 16): refused, and the manager stays on the board, told why in a sentence.
     response = pages.post(f"/placements/{reserved.id}/reject", {"reason": "   ", "back": "board"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/shelters/PVPT#incoming-heading")
+    html = body(client.get("/shelters/PVPT"))
+    assert f"Nothing was changed for case {reserved.case.code}: A reason is required." in html
+    assert placement(reserved.id).status == "reserved"
+    # From the request's page: the page again, the error beside the field.
+    response = pages.post(f"/placements/{reserved.id}/reject", {"reason": "   "})
     assert response.status_code == 422
     html = body(response)
-    assert "a reason is required" in html and 'id="reject-reason-errors"' in html
+    assert "A reason is required." in html and 'id="reject-reason-errors"' in html
     assert placement(reserved.id).status == "reserved"
     response = pages.post(f"/placements/{reserved.id}/reject", {"reason": "no bed for a child tonight"})
     assert response.headers["Location"].endswith("/shelters/PVPT")  # the request is theirs no more
