@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from flask import flash
+from flask import flash, g, has_request_context, request
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto
 from wtforms import (
     BooleanField,
     DateField,
@@ -40,6 +41,21 @@ def choices(pairs: Iterable[tuple[str, str]]) -> list[Any]:
     return [choice(value, label) for value, label in pairs]
 
 
+# The empty first option of every reason, outcome and status choice: nothing is pre-selected, so nothing is
+# recorded that nobody chose.
+CHOOSE = _l("Choose...")
+
+
+def choose_one(pairs: Iterable[tuple[str, str]]) -> list[Any]:
+    """The options after an empty "Choose..." one, which `must_choose` refuses."""
+    return choices([("", CHOOSE), *pairs])
+
+
+def must_choose() -> InputRequired:
+    """Refuses a select left on "Choose..." (the browser sends it empty)."""
+    return InputRequired(message=_l("Choose one."))
+
+
 ROLE_LABELS = {
     Role.ADMIN: _l("Administrator"),
     Role.SECRETARIAT: _l("Secretariat"),
@@ -65,6 +81,23 @@ class Form(FlaskForm):
         def get_translations(self, form: Any) -> Any:
             # WTForms' own messages ("This field is required.") come from our catalogues (see i18n.py).
             return i18n.form_translations
+
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            # A form kept when its session ran out comes back filled in on its page (accounts.views), to the
+            # page's form whose fields it was: not to the page's other forms.
+            kept = g.get("kept_formdata") if has_request_context() else None
+            if formdata is _Auto and kept is not None and request.method == "GET":
+                names = set(kept.keys())
+                if names and names <= set(form._fields):
+                    return kept
+            return super().wrap_formdata(form, formdata)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self._fields.values():
+            bind = getattr(field, "bind_reader_language", None)
+            if bind is not None:  # options named in the reader's language (countries, languages)
+                bind()
 
     def refuse(self, error: DomainError) -> bool:
         """Attach `error.message` to each named field this form has; True when one was found."""

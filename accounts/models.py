@@ -136,6 +136,9 @@ class UserSession(db.Model):
     created_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(16))
+    # A form posted after the session ran out (JSON: its path and fields), kept for the same user's next
+    # sign-in on this browser, then handed back once. Encrypted: it may hold a victim's profile.
+    kept_form: Mapped[str | None] = mapped_column(EncryptedText)
 
 
 class ApiToken(db.Model):

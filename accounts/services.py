@@ -6,6 +6,7 @@ Plain functions over a session; they flush, the caller commits.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from collections.abc import Sequence
@@ -600,6 +601,64 @@ def user_for_session(session: Session, user_id: int, raw: str, now: datetime, ma
         .where(User.id == user_id, User.active.is_(True), UserSession.token_hash == _token_digest(raw),
                UserSession.ended_at.is_(None), UserSession.created_at > now - timedelta(hours=max_hours))
     )
+
+
+# A kept form is handed back to a sign-in at most this long after it was kept, and is at most this big.
+KEPT_FORM_HOURS = 12
+KEPT_FORM_MAX_CHARS = 200_000
+
+
+def _session_record(session: Session, raw: str) -> UserSession | None:
+    return session.scalar(select(UserSession).where(UserSession.token_hash == _token_digest(raw)))
+
+
+def keep_form(session: Session, raw: str, path: str, fields: Sequence[tuple[str, str]], now: datetime) -> bool:
+    """Keep a form posted to `path` with the page session whose id is `raw` (open or ended), for its user's
+    next sign-in on this browser (`carry_kept_form`). Only on the server, encrypted; a later form replaces it.
+    False, keeping nothing, for an unknown session or a form too big to keep."""
+    record = _session_record(session, raw)
+    text = json.dumps({"path": path, "fields": [list(pair) for pair in fields], "at": now.isoformat()})
+    if record is None or len(text) > KEPT_FORM_MAX_CHARS:
+        return False
+    record.kept_form = text
+    session.flush()
+    return True
+
+
+def carry_kept_form(session: Session, old_raw: str, new_raw: str, user: User, now: datetime) -> str | None:
+    """Move the form kept with the ended session `old_raw` to the new session `new_raw` when both are
+    `user`'s and it was kept less than KEPT_FORM_HOURS ago; returns its path, else None. Someone else
+    signing in on the same browser never receives it (and it stays where it was)."""
+    old, new = _session_record(session, old_raw), _session_record(session, new_raw)
+    if old is None or new is None or old.kept_form is None or old.user_id != user.id or new.user_id != user.id:
+        return None
+    kept = json.loads(old.kept_form)
+    old.kept_form = None
+    if datetime.fromisoformat(kept["at"]) < now - timedelta(hours=KEPT_FORM_HOURS):
+        session.flush()
+        return None
+    new.kept_form = json.dumps(kept)
+    session.flush()
+    return str(kept["path"])
+
+
+def kept_form_path(session: Session, raw: str) -> str | None:
+    """The path of the form kept with the live session `raw`, leaving it there."""
+    record = _session_record(session, raw)
+    if record is None or record.ended_at is not None or record.kept_form is None:
+        return None
+    return str(json.loads(record.kept_form)["path"])
+
+
+def take_kept_form(session: Session, raw: str) -> tuple[str, list[tuple[str, str]]] | None:
+    """The (path, fields) of the form kept with the live session `raw`, removed from it: handed back once."""
+    record = _session_record(session, raw)
+    if record is None or record.ended_at is not None or record.kept_form is None:
+        return None
+    kept = json.loads(record.kept_form)
+    record.kept_form = None
+    session.flush()
+    return str(kept["path"]), [(str(name), str(value)) for name, value in kept["fields"]]
 
 
 def end_session(session: Session, raw: str, now: datetime, reason: SessionEnd) -> None:

@@ -25,9 +25,12 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError
 from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 import i18n
@@ -100,6 +103,11 @@ PENDING_SECONDS = 300
 
 # The Flask session's key for the id of the page session's server-side record (accounts.models.UserSession).
 PAGE_SESSION_KEY = "sid"
+# The id of the page session that ran out in this browser: a form posted after that is kept with its record,
+# and handed to the same user's next sign-in. An ended session's id is no credential.
+RESUME_KEY = "resume"
+# The path of a form handed back to this session, waiting for its page (the fields stay on the server).
+KEPT_KEY = "kept"
 
 
 def _reset_session(reason: SessionEnd = SessionEnd.SIGNED_OUT) -> None:
@@ -113,20 +121,48 @@ def _reset_session(reason: SessionEnd = SessionEnd.SIGNED_OUT) -> None:
     raw = session.get(PAGE_SESSION_KEY)
     if isinstance(raw, str):
         services.end_session(db.session, raw, utcnow(), reason)
-    language = session.get("language")
+    language, resume = session.get("language"), session.get(RESUME_KEY)
     session.clear()
     if language:
         session["language"] = language
+    if isinstance(resume, str) and reason != SessionEnd.SIGNED_OUT:
+        session[RESUME_KEY] = resume
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
 
 def _start_session(user: User) -> None:
     """Sign the user in on a fresh session, recorded on the server: nothing from before the sign-in survives
-    it, and a session this browser held before is ended. The caller commits."""
+    it, and a session this browser held before is ended. A form kept when this browser's last session ran
+    out is handed on to the new one when it is the same user's (see _landing). The caller commits."""
+    resume = session.get(RESUME_KEY)
     _reset_session()
-    session[PAGE_SESSION_KEY] = services.open_session(db.session, user, utcnow())
+    session.pop(RESUME_KEY, None)
+    raw = services.open_session(db.session, user, utcnow())
+    session[PAGE_SESSION_KEY] = raw
     login_user(user)
     session["seen_at"] = session["reauth_at"] = int(time.time())
+    if isinstance(resume, str) and services.carry_kept_form(db.session, resume, raw, user, utcnow()):
+        session[KEPT_KEY] = True
+
+
+def _landing(target: str) -> str:
+    """Where a completed sign-in goes: back to a kept form first, else `target`."""
+    return url_for("accounts.kept_form") if session.get(KEPT_KEY) else target
+
+
+def _keep_posted_form(raw: Any) -> bool:
+    """Keep this POST's fields (never its CSRF token) with the page session `raw`, on the server. Only page
+    forms of the other domains: sign-in and account forms (passwords) are never kept."""
+    if not isinstance(raw, str) or request.method != "POST" or is_api_request() or request.blueprint in (
+            None, bp.name):
+        return False
+    token_name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    fields = [(name, value) for name, value in request.form.items(multi=True) if name != token_name]
+    return bool(fields) and services.keep_form(db.session, raw, request.full_path.rstrip("?"), fields, utcnow())
+
+
+KEPT_NOTICE = _l("Your session had ended, so the form was not sent. Sign in again: what you typed was kept and "
+                 "comes back to you.")
 
 
 def _pending_user() -> User | None:
@@ -163,12 +199,102 @@ def _session_gate() -> Response | None:
         return None
     # Idle, or refused by the user loader: an open record is then one past its hours (or one whose cookie
     # Flask-Login's address check refused); one ended already stays as it was.
+    raw = session[PAGE_SESSION_KEY]
+    kept = _keep_posted_form(raw)
     _reset_session(SessionEnd.IDLE if signed_in else SessionEnd.EXPIRED)
     db.session.commit()
     logout_user()
-    flash(_("Your session has ended. Please sign in again."), "info")
+    session[RESUME_KEY] = raw
+    flash(str(KEPT_NOTICE) if kept else _("Your session has ended. Please sign in again."), "info")
     return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")
                             if request.method == "GET" else None))
+
+
+@bp.app_errorhandler(CSRFError)
+def _csrf_refused(error: CSRFError) -> Any:
+    """A page form whose session token is missing or stale. Its fields are kept (on the server, with the page
+    session) and the sender comes back to them: at once while still signed in (a page from before signing in
+    again), else through the sign-in page, in the reader's language. Never a bare 400."""
+    raw = session.get(PAGE_SESSION_KEY)
+    if not request.form.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")):
+        # No token in the form at all: no page of ours sent it. Refused as it always was; nothing is kept.
+        return render_template("error.html", status=400, message=_(
+            "This form has expired or came from another page: please send it again.")), 400
+    if current_user.is_authenticated and _keep_posted_form(raw):
+        db.session.commit()
+        session[KEPT_KEY] = True
+        flash(_("This form had expired, so it was not sent: check what you typed and send it again."), "warning")
+        return redirect(url_for("accounts.kept_form"))
+    if current_user.is_authenticated:
+        return render_template("error.html", status=400, message=_(
+            "This form has expired or came from another page: please send it again.")), 400
+    kept = _keep_posted_form(session.get(RESUME_KEY))
+    db.session.commit()
+    flash(str(KEPT_NOTICE) if kept else _("Your session had ended, so the form was not sent. Please sign in "
+                                          "again."), "info")
+    return render_template("accounts/login.html", form=LoginForm(formdata=None), action=url_for("accounts.login")), 400
+
+
+@bp.get("/session/alive")
+def session_alive() -> tuple[str, int]:
+    """"Stay signed in" (static/session.js): the request itself restarts the idle clock (_session_gate)."""
+    return "", 204
+
+
+@bp.get("/session/kept")
+def kept_form() -> Any:
+    """Back to a kept form: its page shows it filled in (see shelters' and placement's forms, through
+    accounts.forms.Form), or, for an action with no page of its own, a page that sends it again as it was."""
+    path = _kept_page()
+    if path is None:
+        return redirect(url_for("shelters.home"))
+    if _has_page(path):
+        return redirect(path)
+    kept = services.take_kept_form(db.session, session[PAGE_SESSION_KEY])  # a write: the GET runs again first
+    db.session.commit()
+    session.pop(KEPT_KEY, None)
+    if kept is None:
+        return redirect(url_for("shelters.home"))
+    return render_template("accounts/kept_form.html", action=kept[0], fields=kept[1])
+
+
+def _kept_page() -> str | None:
+    """The path of the form kept with this session, if any (read without taking it)."""
+    raw = session.get(PAGE_SESSION_KEY)
+    if not session.get(KEPT_KEY) or not isinstance(raw, str):
+        return None
+    return services.kept_form_path(db.session, raw)
+
+
+def _has_page(path: str) -> bool:
+    """True when `path` answers GET with a page (the form posts to itself)."""
+    adapter = current_app.url_map.bind("", url_scheme=request.scheme)
+    try:
+        adapter.match(urlsplit(path).path, method="GET")
+    except HTTPException:
+        return False
+    return True
+
+
+@bp.before_app_request
+def _hand_back_kept_form() -> None:
+    """On the GET of a kept form's page, take its fields from the server for the page's form (g.kept_formdata)."""
+    if request.method != "GET" or not session.get(KEPT_KEY) or request.endpoint in (None, "static", "accounts.kept_form"):
+        return
+    raw = session.get(PAGE_SESSION_KEY)
+    if not isinstance(raw, str) or services.kept_form_path(db.session, raw) != request.full_path.rstrip("?"):
+        return
+    kept = services.take_kept_form(db.session, raw)
+    db.session.commit()  # handed back once: a reload shows the page as it is
+    session.pop(KEPT_KEY, None)
+    if kept is not None:
+        g.kept_formdata = MultiDict(kept[1])
+        flash(_("What you typed was kept: check it and send it again."), "info")
+
+
+@bp.teardown_app_request
+def _forget_kept_form(_error: BaseException | None) -> None:
+    g.pop("kept_formdata", None)  # one request's: never a later one's in the same application context
 
 
 def fresh_login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -208,7 +334,7 @@ def login() -> Any:
         if second_step:
             return redirect(url_for("accounts.second_factor" if user.has_totp else "accounts.enrol_totp"))
         if user is not None:
-            return redirect(next_url or url_for("shelters.home"))
+            return redirect(_landing(next_url or url_for("shelters.home")))
         flash(str(LOGIN_FAILED), "error")
     elif form.is_submitted():
         flash(str(LOGIN_FAILED), "error")
@@ -230,7 +356,7 @@ def second_factor() -> Any:
             _start_session(user)
         db.session.commit()
         if ok:
-            return redirect(target)
+            return redirect(_landing(target))
         flash(str(LOGIN_FAILED), "error")
         return render_template("accounts/second_factor.html", form=form), 200
     if form.is_submitted():
@@ -272,7 +398,7 @@ def enrol_totp() -> Any:
                 services.complete_enrolment_login(db.session, user, utcnow())
                 _start_session(user)
             db.session.commit()
-            return render_template("accounts/recovery_codes.html", codes=codes, next_url=target)
+            return render_template("accounts/recovery_codes.html", codes=codes, next_url=_landing(target))
         db.session.commit()
         form.code.errors = [_("That code does not match. Check the phone's clock and enter the current code.")]
         status = 422

@@ -201,6 +201,8 @@ def _detail(alert: Alert, *, status: int = 200, comment_form: CommentForm | None
                           if can_review and alert.status == AlertStatus.OPEN else None),
         resolve_form=((resolve_form or ResolveForm(formdata=None))
                       if can_review and alert.status != AlertStatus.RESOLVED else None),
+        # The page's one note box shows what the refused submit held, whichever button sent it.
+        note_form=comment_form or resolve_form or CommentForm(formdata=None),
     )
     return html, status
 

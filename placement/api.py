@@ -91,9 +91,9 @@ def list_requests(query: dict[str, Any]) -> Any:
     if "shelter" in query and not permissions.can_filter_by_shelter(user):
         raise NotAllowed("police may not list requests by shelter", fields={"shelter": ["not allowed"]})
     (before,) = paging.decode_cursor(query["cursor"], (int,)) or (None,)
-    found = permissions.visible_requests(db.session, user, utcnow(), query.get("status"), query["limit"] + 1,
-                                         before_id=before, urgency=query.get("urgency"),
-                                         shelter_code=query.get("shelter"), since=query.get("since"))
+    wanted = permissions.RequestFilter(status=query.get("status"), urgency=query.get("urgency"),
+                                       shelter=query.get("shelter"), since=query.get("since"), before_id=before)
+    found = permissions.visible_requests(db.session, user, utcnow(), limit=query["limit"] + 1, wanted=wanted)
     found, cursor = paging.page_of(found, query["limit"], lambda r: (r.id,))
     rows = [{"id": r.id, "case_code": r.case.code, "status": r.status, "urgency": r.urgency,
              "shelter": r.shelter.code if permissions.shows_shelter(user, r) else None, "created_at": r.created_at,

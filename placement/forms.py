@@ -9,7 +9,7 @@ from typing import Any
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
-from accounts.forms import Form, choices
+from accounts.forms import Form, choices, choose_one, must_choose
 from errors import DomainError
 from i18n import lazy_gettext as _l
 from i18n import lazy_pgettext
@@ -60,7 +60,7 @@ class _Exclusions:
 
     exclude = MultiCheckboxField(_l("Shelters to leave out"), choices=[], validators=[Optional()],
                                  description=_l("For example a shelter the victim must not be sent to."))
-    urgency = SelectField(_l("Urgency"), choices=choices(URGENCY_LABELS.items()), default=Urgency.URGENT.value)
+    urgency = SelectField(_l("Urgency"), choices=choose_one(URGENCY_LABELS.items()), validators=[must_choose()])
 
     def set_shelters(self, shelters: Iterable[tuple[str, str]]) -> None:
         self.exclude.choices = choices(shelters)  # type: ignore[attr-defined]
@@ -98,13 +98,13 @@ class ReserveForm(Form):
 
 class RejectForm(DecisionForm):
     reason = TextAreaField(_l("Reason for rejecting"),
-                           validators=[DataRequired(_l("a reason is required")), Length(max=500)],
+                           validators=[DataRequired(_l("A reason is required.")), Length(max=500)],
                            filters=[_strip], render_kw={"maxlength": 500})
 
 
 class DeclineForm(Form):
-    reason = SelectField(_l("Why the victim declined"), choices=choices(DECLINE_LABELS.items()),
-                         validators=[InputRequired()])
+    reason = SelectField(_l("Why the victim declined"), choices=choose_one(DECLINE_LABELS.items()),
+                         validators=[must_choose()])
     note = TextAreaField(_l("Note (required for other)"), validators=[Optional(), Length(max=1000)], filters=[_strip])
 
 

@@ -11,17 +11,19 @@ gone from them, exactly as if it did not exist.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from accounts.models import Role, User
 from errors import NotFound
 from placement import services
-from placement.models import HOLDING, PlacementEvent, PlacementRequest, RequestStatus
+from placement.models import HOLDING, PlacementEvent, PlacementRequest, RequestStatus, Urgency
 from shelters import permissions as shelter_permissions
-from shelters.models import Reservation, Shelter, Stay
+from shelters.models import Case, Reservation, Shelter, Stay
 
 
 def can_request(user: User) -> bool:
@@ -108,25 +110,29 @@ def can_run_batch(user: User) -> bool:
     return user.role == Role.SECRETARIAT
 
 
-def visible_requests(session: Session, user: User, now: datetime, status: str | None = None,
-                     limit: int = 500, *, before_id: int | None = None, urgency: str | None = None,
-                     shelter_code: str | None = None, since: datetime | None = None) -> list[PlacementRequest]:
-    """Newest first, what `user` may see: all (secretariat), their own (police), holding a live bed at or admitted
-    to and still staying at their shelters (managers). Pages and API list through this one query.
+@dataclass(frozen=True)
+class RequestFilter:
+    """What a list of placement requests is narrowed to and ordered by (every field optional)."""
 
-    The API pages by `before_id` and filters by `urgency`, the shelter the request is addressed to (never for
-    police, who may not know it once the hold ends: `can_filter_by_shelter`) and creation time `since`."""
-    query = select(PlacementRequest).order_by(PlacementRequest.id.desc()).limit(limit)
-    if before_id is not None:
-        query = query.where(PlacementRequest.id < before_id)
-    if urgency is not None:
-        query = query.where(PlacementRequest.urgency == urgency)
-    if since is not None:
-        query = query.where(PlacementRequest.created_at >= since)
-    if shelter_code is not None:
-        if not can_filter_by_shelter(user):
-            return []
-        query = query.where(PlacementRequest.shelter.has(Shelter.code == shelter_code))
+    status: str | None = None
+    urgency: str | None = None
+    shelter: str | None = None        # a shelter code; only for those who may see every listed request's shelter
+    case_code: str | None = None      # part of a case code, any case
+    since: datetime | None = None     # created at or after
+    until: date | None = None         # created on or before (UTC day)
+    sort: str = "newest"              # one of REQUEST_SORTS
+    before_id: int | None = None      # the API's cursor: requests older than this one (newest first only)
+
+
+# A status filter of its own: the requests that wait on the user (`waiting_statuses`).
+WAITING = "waiting"
+
+# How a list may be ordered: newest or oldest first, most urgent first, last changed first.
+REQUEST_SORTS = ("newest", "oldest", "urgency", "updated")
+
+
+def _visible_query(user: User, now: datetime, wanted: RequestFilter) -> Select | None:
+    query = select(PlacementRequest)
     if user.role == Role.POLICE:
         query = query.where(PlacementRequest.requested_by_id == user.id)
     elif user.role == Role.SHELTER_MANAGER:
@@ -141,10 +147,58 @@ def visible_requests(session: Session, user: User, now: datetime, status: str | 
             or_(and_(PlacementRequest.status.in_(HOLDING), live_hold),
                 and_(PlacementRequest.status == RequestStatus.ADMITTED, still_staying)))
     elif user.role != Role.SECRETARIAT:
+        return None
+    if wanted.status == WAITING:
+        query = query.where(PlacementRequest.status.in_(waiting_statuses(user)))
+    elif wanted.status:
+        query = query.where(PlacementRequest.status == wanted.status)
+    if wanted.urgency:
+        query = query.where(PlacementRequest.urgency == wanted.urgency)
+    if wanted.shelter and can_filter_by_shelter(user):
+        query = query.where(PlacementRequest.shelter_id.in_(select(Shelter.id).where(Shelter.code == wanted.shelter)))
+    if wanted.case_code:
+        # Case codes are capitals, digits and dashes: anything else typed is dropped, so no LIKE wildcard gets in.
+        part = re.sub(r"[^A-Z0-9-]", "", wanted.case_code.upper())
+        query = query.where(PlacementRequest.case_id.in_(select(Case.id).where(Case.code.contains(part))))
+    if wanted.since:
+        query = query.where(PlacementRequest.created_at >= wanted.since)
+    if wanted.before_id is not None:
+        query = query.where(PlacementRequest.id < wanted.before_id)
+    if wanted.until:
+        query = query.where(PlacementRequest.created_at < datetime.combine(wanted.until + timedelta(days=1), time(), UTC))
+    return query
+
+
+def _ordered(query: Select, sort: str) -> Select:
+    if sort == "oldest":
+        return query.order_by(PlacementRequest.id.asc())
+    if sort == "urgency":
+        rank = case({Urgency.EMERGENCY.value: 0, Urgency.URGENT.value: 1}, value=PlacementRequest.urgency, else_=2)
+        return query.order_by(rank, PlacementRequest.id.desc())
+    if sort == "updated":
+        return query.order_by(PlacementRequest.updated_at.desc(), PlacementRequest.id.desc())
+    return query.order_by(PlacementRequest.id.desc())
+
+
+def visible_requests(session: Session, user: User, now: datetime, status: str | None = None,
+                     limit: int = 500, *, wanted: RequestFilter | None = None, offset: int = 0
+                     ) -> list[PlacementRequest]:
+    """What `user` may see: all (secretariat), their own (police), holding a live bed at or admitted to and still
+    staying at their shelters (managers); narrowed and ordered by `wanted` (newest first by default). Pages and
+    API list through this one query."""
+    wanted = wanted or RequestFilter(status=status)
+    query = _visible_query(user, now, wanted)
+    if query is None:
         return []
-    if status:
-        query = query.where(PlacementRequest.status == status)
-    return list(session.scalars(query))
+    return list(session.scalars(_ordered(query, wanted.sort).limit(limit).offset(offset)))
+
+
+def count_visible_requests(session: Session, user: User, now: datetime, wanted: RequestFilter) -> int:
+    """How many requests `visible_requests` would list with `wanted`, unpaged."""
+    query = _visible_query(user, now, wanted)
+    if query is None:
+        return 0
+    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
 def can_filter_by_shelter(user: User) -> bool:
@@ -182,5 +236,4 @@ def waiting_statuses(user: User) -> tuple[str, ...]:
 
 def waiting_requests(session: Session, user: User, now: datetime, limit: int = 500) -> list[PlacementRequest]:
     """The requests `user` may see that wait on them (`waiting_statuses`), newest first."""
-    statuses = waiting_statuses(user)
-    return [r for r in visible_requests(session, user, now, limit=limit) if r.status in statuses]
+    return visible_requests(session, user, now, limit=limit, wanted=RequestFilter(status=WAITING))

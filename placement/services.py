@@ -8,8 +8,9 @@ raises Conflict (409).
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -493,11 +494,30 @@ class BatchOutcome:
     unplaced: list[int]               # waiting requests the optimum leaves without a bed
 
 
-def run_batch(session: Session, actor: User, now: datetime, settings: Settings) -> BatchOutcome:
-    """Assign every waiting request at once, optimally: emergencies first, then as many as possible,
-    then the highest total score, under every shelter's free beds; reserve what it assigns."""
-    for request in session.scalars(select(PlacementRequest).where(PlacementRequest.status.in_(HOLDING))):
-        expire_if_due(session, now, request)
+@dataclass(frozen=True)
+class BatchPlan:
+    """The assignment a batch would make now, before anything is reserved: what the secretariat previews."""
+
+    result: batch.BatchResult
+    waiting: list[PlacementRequest]   # the waiting requests, by id
+    requests: list[batch.BatchRequest]  # the same, as the solver saw them (options: the shelters that fit)
+    free_beds: dict[str, int]         # shelter code -> free beds before the assignment
+    state: str                        # fingerprint of the waiting requests and free beds the plan rests on
+
+
+def _batch_state(waiting: Sequence[PlacementRequest], free_beds: Mapping[str, int]) -> str:
+    """A digest of what a batch decides on: each waiting request as it stands and every shelter's free beds.
+    Equal digests mean an assignment made on one is still right for the other."""
+    text = json.dumps({"waiting": [[r.id, r.status, r.urgency, r.updated_at.isoformat() if r.updated_at else None]
+                                   for r in waiting],
+                       "free": sorted(free_beds.items())}, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def plan_batch(session: Session, now: datetime, settings: Settings) -> BatchPlan:
+    """The optimal assignment of every waiting request (emergencies first, then as many as possible, then the
+    highest total score, under every shelter's free beds), reserving nothing. Expire due holds first
+    (`expire_due_holds`) so that the plan rests on the state an apply will find."""
     waiting = list(session.scalars(select(PlacementRequest).where(PlacementRequest.status.in_(WAITING))
                                    .order_by(PlacementRequest.id)))
     pool = candidate_table(session, now)
@@ -508,11 +528,41 @@ def run_batch(session: Session, actor: User, now: datetime, settings: Settings) 
         batch_requests.append(batch.BatchRequest(
             id=request.id, beds=1 + request.case.children, urgent=request.urgency == Urgency.EMERGENCY,
             options=ranking.scores()))
-    result = batch.batch_assign(batch_requests, dict(zip(pool.codes, pool.free.tolist())),
-                                time_limit_s=settings.batch_time_limit_s)
+    free_beds = dict(zip(pool.codes, pool.free.tolist()))
+    result = batch.batch_assign(batch_requests, free_beds, time_limit_s=settings.batch_time_limit_s)
+    return BatchPlan(result, waiting, batch_requests, free_beds, _batch_state(waiting, free_beds))
+
+
+def expire_due_holds(session: Session, now: datetime) -> None:
+    """Release every hold past its time, so a batch sees those requests waiting again. Flushes."""
+    for request in session.scalars(select(PlacementRequest).where(PlacementRequest.status.in_(HOLDING))):
+        expire_if_due(session, now, request)
+    session.flush()
+
+
+def run_batch(session: Session, actor: User, now: datetime, settings: Settings, *, expected_state: str | None = None,
+              assignment: Mapping[int, str] | None = None) -> BatchOutcome:
+    """Assign every waiting request at once, optimally (`plan_batch`), and reserve what it assigns.
+
+    With `expected_state` and `assignment` (a previewed plan's `state` and assignment), apply exactly that
+    assignment, and only while the waiting requests and free beds are still those it was made on: raises
+    Conflict (409) when they moved since the preview, Invalid when the assignment breaks the rules.
+    """
+    expire_due_holds(session, now)
+    plan = plan_batch(session, now, settings)
+    result, waiting, chosen = plan.result, plan.waiting, plan.result.assignment
+    if expected_state is not None:
+        if plan.state != expected_state:
+            raise Conflict(_l("The waiting requests or the free beds changed since the preview: check the new "
+                              "preview before applying it."), fields={"state": "stale"})
+        chosen = dict(assignment or {})
+        problems = batch.check_assignment(plan.requests, plan.free_beds, chosen)
+        if problems:
+            raise Invalid(_l("The previewed assignment no longer fits: preview it again."),
+                          fields={"assignment": "; ".join(problems[:3])})
     reserved: dict[int, str] = {}
     requests = {r.id: r for r in waiting}
-    for request_id, code in sorted(result.assignment.items()):
+    for request_id, code in sorted(chosen.items()):
         try:
             with session.begin_nested():
                 reserve(session, actor, now, requests[request_id], code, settings)
@@ -521,5 +571,5 @@ def run_batch(session: Session, actor: User, now: datetime, settings: Settings) 
             continue
     audit.record(session, actor=actor, action="placement.batch", object_type="placement", object_id="batch",
                  now=now, detail={"waiting": len(waiting), "reserved": len(reserved), "objective": result.objective,
-                                  "optimal": result.optimal, "gap": result.gap})
+                                  "optimal": result.optimal, "gap": result.gap, "previewed": expected_state is not None})
     return BatchOutcome(result, reserved, [r.id for r in waiting if r.id not in reserved])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from flask import (
@@ -35,7 +35,7 @@ from accounts.forms import Form
 from accounts.models import Role, User
 from accounts.permissions import roles_required
 from database import utcnow
-from errors import DomainError, NotAllowed
+from errors import Conflict, DomainError, Invalid, NotAllowed
 from extensions import db
 from i18n import format_when
 from i18n import lazy_gettext as _l
@@ -65,7 +65,8 @@ from shelters.views import BOARD_PANELS
 
 bp = Blueprint("placement", __name__)
 
-LIST_LIMIT = 500
+LIST_LIMIT = 500  # the most requests the live stamp reads
+
 
 TERM_LABELS = {
     "distance": _l("Distance"),
@@ -335,6 +336,12 @@ def _act(request_id: int, *, owner: bool, form: Form, slot: str | None, action: 
                          else _("only the manager of the reserved shelter may do this"))
     shown = {slot: form} if slot else {}
     if not form.validate():
+        if isinstance(form, DecisionForm) and form.back.data == BACK_TO_BOARD and req.shelter is not None:
+            # Sent from the board (a rejection without its reason): the manager stays on the board.
+            problems = " ".join(str(m) for name, messages in form.errors.items() if name != "back" for m in messages)
+            flash(_("Nothing was changed for case %(code)s: %(problems)s", code=req.case.code, problems=problems),
+                  "error")
+            return redirect(url_for("shelters.board", code=req.shelter.code) + "#incoming-heading")
         flash(_("Nothing was changed: check the highlighted fields."), "error")
         return _detail(req, status=422, **shown)
     try:
@@ -429,7 +436,7 @@ def cancel(request_id: int) -> Any:
 # --- the list and the batch --------------------------------------------------------------------------------
 
 
-WAITING_FILTER = "waiting"
+LIST_PAGE_SIZE = 50  # requests a page of the list shows
 
 
 def _waiting_note(user: User, waiting: int) -> str:
@@ -443,30 +450,81 @@ def _waiting_note(user: User, waiting: int) -> str:
                     waiting)
 
 
+def _list_filter(user: User) -> permissions.RequestFilter:
+    """The list's filters from the query string; a value that is not one of the choices is ignored."""
+    args = request.args
+
+    def day(name: str) -> date | None:
+        try:
+            return date.fromisoformat(args.get(name, ""))
+        except ValueError:
+            return None
+
+    def one_of(name: str, allowed: Iterable[str]) -> str | None:
+        value = args.get(name) or None
+        return value if value in set(allowed) else None
+
+    shelter = (args.get("shelter") or "").strip().upper()[:16] or None
+    since = day("from")
+    return permissions.RequestFilter(
+        status=one_of("status", [*RequestStatus, permissions.WAITING]), urgency=one_of("urgency", Urgency),
+        shelter=shelter if permissions.can_filter_by_shelter(user) else None,
+        case_code=(args.get("q") or "").strip()[:20] or None,
+        since=datetime.combine(since, time(), UTC) if since else None, until=day("to"),
+        sort=one_of("sort", permissions.REQUEST_SORTS) or "newest")
+
+
 def _list_page(status: int = 200) -> tuple[str, int]:
     user, now = _user(), utcnow()
-    wanted = request.args.get("status") or ""
-    if wanted not in set(RequestStatus) and wanted != WAITING_FILTER:
-        wanted = ""
-    waiting = permissions.waiting_requests(db.session, user, now, LIST_LIMIT)
-    if wanted == WAITING_FILTER:
-        rows = waiting
-    else:
-        rows = permissions.visible_requests(db.session, user, now, wanted or None, LIST_LIMIT)
+    wanted = _list_filter(user)
+    total = permissions.count_visible_requests(db.session, user, now, wanted)
+    pages = max(1, -(-total // LIST_PAGE_SIZE))
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
+    rows = permissions.visible_requests(db.session, user, now, limit=LIST_PAGE_SIZE, wanted=wanted,
+                                        offset=(page - 1) * LIST_PAGE_SIZE)
+    filters = {k: v for k, v in {"status": wanted.status, "urgency": wanted.urgency, "shelter": wanted.shelter,
+                                 "q": wanted.case_code, "from": wanted.since and wanted.since.date().isoformat(),
+                                 "to": wanted.until and wanted.until.isoformat(),
+                                 "sort": None if wanted.sort == "newest" else wanted.sort}.items() if v}
+    shelters = ([s.code for s in user.managed_shelters] if user.role == Role.SHELTER_MANAGER else
+                list(db.session.scalars(select(Shelter.code).order_by(Shelter.code)))
+                ) if permissions.can_filter_by_shelter(user) else []
     return render_template(
         "placement/requests.html",
         rows=rows,
-        waiting_filter=WAITING_FILTER,
-        waiting_note=_waiting_note(user, len(waiting)),
+        waiting_filter=permissions.WAITING,
+        waiting_note=_waiting_note(user, permissions.count_visible_requests(
+            db.session, user, now, permissions.RequestFilter(status=permissions.WAITING))),
         alerts_lead=user.role == Role.SECRETARIAT,
         shows_shelter=lambda req: permissions.shows_shelter(user, req),
-        wanted=wanted,
+        wanted=wanted.status or "",
+        filter=wanted,
+        filters=filters,
+        base_filters={k: v for k, v in filters.items() if k != "status"},
         statuses=list(RequestStatus),
         urgencies=URGENCY_LABELS,
+        sorts=SORT_LABELS,
+        shelter_codes=shelters,
         can_request=permissions.can_request(user),
         can_run_batch=permissions.can_run_batch(user),
-        limit=LIST_LIMIT,
+        total=total, page=page, pages=pages, page_numbers=_page_numbers(page, pages),
+        first=(page - 1) * LIST_PAGE_SIZE + 1, last=(page - 1) * LIST_PAGE_SIZE + len(rows),
     ), status
+
+
+SORT_LABELS = {"newest": _l("Newest first"), "oldest": _l("Oldest first"), "urgency": _l("Most urgent first"),
+               "updated": _l("Last changed first")}
+
+
+def _page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
+    """The pages to link to: the first, the last and those within `around` of `page`; None for a gap."""
+    wanted = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
+    shown: list[int | None] = []
+    for number in wanted:
+        if shown and number - (shown[-1] or 0) > 1:
+            shown.append(None)
+        shown.append(number)
+    return shown
 
 
 @bp.get("/placements")
@@ -493,18 +551,77 @@ def batch_message(outcome: services.BatchOutcome) -> str:
     return f"{summary} {quality}"
 
 
+def _batch_preview(plan: services.BatchPlan, status: int = 200) -> tuple[str, int]:
+    """The proposed assignment: who goes where, each shelter's free beds before and after, and which requests
+    stay unplaced and why; with the form that applies exactly this, against this state."""
+    assignment = plan.result.assignment
+    by_id = {r.id: r for r in plan.requests}
+    used: dict[str, int] = {}
+    for request_id, code in assignment.items():
+        used[code] = used.get(code, 0) + by_id[request_id].beds
+    shelters = [(code, plan.free_beds.get(code, 0), plan.free_beds.get(code, 0) - beds)
+                for code, beds in sorted(used.items())]
+    placed = [(req, assignment[req.id], by_id[req.id].beds) for req in plan.waiting if req.id in assignment]
+    unplaced = [(req, _("No open shelter fits this case: its request page says why each is left out.")
+                 if not by_id[req.id].options else
+                 _("The shelters that fit it are full once the requests placed before it have their beds "
+                   "(emergencies first, then as many as possible)."))
+                for req in plan.waiting if req.id not in assignment]
+    return render_template("placement/batch_preview.html", plan=plan, placed=placed, unplaced=unplaced,
+                           shelters=shelters, urgencies=URGENCY_LABELS), status
+
+
+@bp.post("/placements/batch/preview")
+@roles_required(Role.SECRETARIAT)
+def batch_preview() -> Any:
+    user = _user()
+    if not permissions.can_run_batch(user):
+        raise NotAllowed(_("only the secretariat runs the batch assignment"))
+    if not Form().validate():
+        flash(_("The batch was not previewed: the form was stale, try again."), "error")
+        return _list_page(400)
+    now = utcnow()
+    services.expire_due_holds(db.session, now)  # so the preview rests on what applying it will find
+    db.session.commit()
+    return _batch_preview(services.plan_batch(db.session, now, _settings()))
+
+
+def _previewed_assignment() -> dict[int, str]:
+    """The preview's "request id:shelter code" pairs, as posted back."""
+    pairs: dict[int, str] = {}
+    for value in request.form.getlist("assign"):
+        request_id, _sep, code = value.partition(":")
+        if not request_id.isdigit() or not code or len(code) > 16:
+            raise Invalid(_("The previewed assignment was not understood: preview it again."),
+                          fields={"assignment": "invalid"})
+        pairs[int(request_id)] = code
+    return pairs
+
+
 @bp.post("/placements/batch")
 @roles_required(Role.SECRETARIAT)
 def batch() -> Any:
+    """Apply a previewed batch assignment (its `state` and `assign` pairs), only while nothing moved."""
     user = _user()
     if not permissions.can_run_batch(user):
         raise NotAllowed(_("only the secretariat runs the batch assignment"))
     if not Form().validate():
         flash(_("The batch was not run: the form was stale, try again."), "error")
         return _list_page(400)
+    state = request.form.get("state", "")
+    if not state:
+        flash(_("Preview the batch assignment first, then apply it."), "error")
+        return _list_page(400)
+    now = utcnow()
     try:
-        outcome = services.run_batch(db.session, user, utcnow(), _settings())
+        outcome = services.run_batch(db.session, user, now, _settings(), expected_state=state,
+                                     assignment=_previewed_assignment())
         db.session.commit()
+    except Conflict as error:
+        # Moved since the preview: nothing was reserved; the new preview is shown to confirm again.
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return _batch_preview(services.plan_batch(db.session, now, _settings()), 409)
     except DomainError as error:
         db.session.rollback()
         flash(str(error.message), "error")

@@ -389,6 +389,7 @@ def history_panel(user: User, shelter: Shelter) -> tuple[str, dict[str, Any]] | 
         "shelter": shelter, "history": history, "windows": services.HISTORY_WINDOWS,
         "chart": charts.history_chart(f"history-{shelter.code}", shelter.code, history.nights),
         "table": charts.history_table(history.nights), "reasons": labels.DISCHARGE_REASON, "label": labels.label,
+        "below": True,  # charts come after the day's work on the board (incoming requests, admit, headcount)
     }
 
 

@@ -4,10 +4,14 @@ shelters.services enforces the rules (free beds, versions, dates), so pages and 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
+from babel import Locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -32,7 +36,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 import i18n
-from accounts.forms import Form, choices
+from accounts.forms import Form, choices, choose_one, must_choose
 from i18n import lazy_gettext as _l
 from i18n import lazy_pgettext
 from shelters.models import (
@@ -153,6 +157,73 @@ class ListField(StringField):
                 raise ValidationError(_("not a two-letter code: %(codes)s", codes=", ".join(bad[:5])))
 
 
+LANGUAGES_HINT = _l("Choose one or more (on a computer, hold Ctrl to add another); type a name's first letters "
+                    "to find it.")
+
+# Babel's territories that are not countries a person holds a nationality of (regions, groupings, reserved
+# codes). Kosovo's XK, user-assigned in ISO 3166 but used by the EU and the UN, is kept.
+NOT_NATIONALITIES = frozenset({"AC", "CP", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"})
+
+
+def _sort_key(name: str) -> str:
+    # Names in the reader's language sorted as a reader looks for them: accents do not move a name to the end.
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()
+
+
+@lru_cache(maxsize=8)
+def country_options(locale: str) -> tuple[tuple[str, str], ...]:
+    """(ISO 3166 alpha-2 code, name in `locale`) for every country, sorted by name (Babel's CLDR data)."""
+    names = Locale.parse(locale).territories
+    english = Locale("en").territories
+    codes = {c for c in english if len(c) == 2 and c.isalpha() and c not in NOT_NATIONALITIES}
+    return tuple(sorted(((c, names.get(c, english[c])) for c in codes), key=lambda pair: _sort_key(pair[1])))
+
+
+@lru_cache(maxsize=8)
+def language_options(locale: str) -> tuple[tuple[str, str], ...]:
+    """(ISO 639-1 code, name in `locale`) for every language with a two-letter code, sorted by name."""
+    names = Locale.parse(locale).languages
+    english = Locale("en").languages
+    codes = {c for c in english if len(c) == 2 and c.isalpha() and c.islower()}
+    return tuple(sorted(((c, names.get(c, english[c])) for c in codes), key=lambda pair: _sort_key(pair[1])))
+
+
+def _reader_locale() -> str:
+    return str(get_locale() or "en")
+
+
+class CountryField(SelectField):
+    """A nationality chosen by name in the reader's language (a select: type the first letters to find it),
+    sent as its ISO 3166 code. Starts on "Choose..."."""
+
+    def __init__(self, label: Any = None, validators: Sequence[Any] = (), **kwargs: Any) -> None:
+        super().__init__(label, validators, choices=[], filters=[_strip_upper], **kwargs)
+
+    def bind_reader_language(self) -> None:
+        self.choices = choose_one(country_options(_reader_locale()))
+
+
+class LanguagesField(SelectMultipleField):
+    """Languages chosen by name in the reader's language, sent as ISO 639-1 codes. Also takes codes separated
+    by commas in one value ("ro, ru"), as the API and the earlier text box did."""
+
+    def __init__(self, label: Any = None, validators: Sequence[Any] = (), **kwargs: Any) -> None:
+        super().__init__(label, validators, choices=[], **kwargs)
+
+    def bind_reader_language(self) -> None:
+        self.choices = choices(language_options(_reader_locale()))
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        codes = [v.strip().lower() for raw in valuelist for v in raw.split(",") if v.strip()]
+        self.data = list(dict.fromkeys(codes))
+
+    def pre_validate(self, form: Any) -> None:
+        known = {c for c, _name in language_options("en")}
+        bad = [v for v in self.data or [] if v not in known]
+        if bad:
+            raise ValidationError(_("not a two-letter code: %(codes)s", codes=", ".join(bad[:5])))
+
+
 class Between(NumberRange):
     """NumberRange, quiet when the value is not a number at all: that error is shown already."""
 
@@ -189,7 +260,7 @@ class AdmitForm(Form):
 
 
 class DischargeForm(Form):
-    reason = SelectField(_l("Reason"), choices=_labelled(DISCHARGE_REASONS), validators=[InputRequired()])
+    reason = SelectField(_l("Reason"), choices=choose_one(DISCHARGE_REASONS.items()), validators=[must_choose()])
     note = TextAreaField(_l("Note (required for other)"), validators=[Optional(), Length(max=1000)], filters=[_strip])
 
 
@@ -228,8 +299,7 @@ class ShelterForm(Form):
     ages = SelectField(_l("Ages"), choices=_labelled(AGE_BANDS))
     children_capacity = bed_count(_l("Beds for accompanying children"), default=0)
     services = MultiCheckboxField(_l("Services"), choices=_labelled(SERVICE_LABELS))
-    languages = ListField(_l("Languages"), lower=True, pattern=LANGUAGE_CODE,
-                          description=_l("ISO 639-1 codes separated by commas, e.g. %(example)s", example="sq, sr, en"))
+    languages = LanguagesField(_l("Languages"), description=LANGUAGES_HINT, render_kw={"size": 6})
     security = SelectField(_l("Security level"), choices=_labelled(SECURITY_LEVELS))
     status = SelectField(_l("Status"), choices=_labelled(SHELTER_STATUSES))
 
@@ -280,21 +350,18 @@ class EditShelterForm(ShelterForm):
 
 
 class CaseForm(Form):
-    sex = SelectField(_l("Sex"), choices=_labelled(SEXES))
+    sex = SelectField(_l("Sex"), choices=choose_one(SEXES.items()), validators=[must_choose()])
     age = IntegerField(_l("Age (years, estimated if unknown)"), validators=[InputRequired(), Between(0, 120)],
                        render_kw={"inputmode": "numeric", "min": 0, "max": 120})
-    nationality = StringField(_l("Nationality"), validators=[InputRequired(), Regexp(r"^[A-Z]{2}$",
-                              message=_l("a two-letter ISO 3166 code such as %(examples)s", examples="AL, MD"))],
-                              filters=[_strip_upper], description=_l("ISO 3166 code, e.g. %(example)s", example="MD"),
-                              render_kw={"autocapitalize": "characters", "maxlength": 2})
-    languages = ListField(_l("Languages"), lower=True, pattern=LANGUAGE_CODE,
-                          description=_l("ISO 639-1 codes separated by commas, e.g. %(example)s", example="ro, ru"))
+    nationality = CountryField(_l("Nationality"), validators=[must_choose()],
+                               description=_l("Type the country's first letters to find it."))
+    languages = LanguagesField(_l("Languages"), description=LANGUAGES_HINT, render_kw={"size": 6})
     exploitation = MultiCheckboxField(_l("Forms of exploitation"), choices=_labelled(EXPLOITATION_LABELS))
     needs = MultiCheckboxField(_l("Needs (services required)"), choices=_labelled(SERVICE_LABELS))
     children = IntegerField(_l("Accompanying children"), default=0,
                             validators=[Optional(), Between(0, MAX_CHILDREN)],
                             render_kw={"inputmode": "numeric", "min": 0, "max": MAX_CHILDREN})
-    risk = SelectField(_l("Risk level"), choices=_labelled(RISKS), default=Risk.MEDIUM.value)
+    risk = SelectField(_l("Risk level"), choices=choose_one(RISKS.items()), validators=[must_choose()])
     trafficker_regions = ListField(_l("Regions linked to the traffickers"), description=_l("separated by commas"))
     region = StringField(_l("Region where the victim is now"), validators=[Optional(), Length(max=64)],
                          filters=[_strip], render_kw={"list": "regions"})

@@ -2,7 +2,7 @@
 so that uploading the same file again finds the residents it brought in already
 
 Revision ID: 0015_onboarding
-Revises: 0012_why_empty
+Revises: 0013_field_ready
 Create Date: 2026-12-03 19:30:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0015_onboarding'
-down_revision = '0012_why_empty'
+down_revision = '0013_field_ready'
 branch_labels = None
 depends_on = None
 

@@ -381,3 +381,20 @@ def test_the_chart_counts_bed_nights_as_shelters_figures_does(app, make, now):
     assert svg.startswith("<svg ") and svg.endswith("</svg>")
     assert "style=" not in svg and "<script" not in svg and "http" not in svg
     assert svg.count("<rect ") == series.nights_used + 1  # a bar per night used, and the legend's swatch
+
+
+def test_one_note_box_serves_both_actions_and_a_refusal_keeps_what_was_typed(client, pages, cable):
+    """Issue 16: the page has one "Action note" box; adding it and resolving with it are two buttons of one form,
+    so nothing is typed in the wrong box, and a refused submit shows the text again."""
+    alert = cable[("unused_facility", "HAH")]
+    path = f"/alerts/{alert.id}"
+    sign_in(pages, "secretariat")
+    html = body(client.get(path))
+    assert html.count("<textarea") == 1 and html.count(">Action note</label>") == 1
+    assert f'formaction="{path}/resolve"' in html and f'action="{path}/comments"' in html
+    typed = "Offered HAH to the ministry for male victims. " * 50  # past the limit: refused
+    for action in ("comments", "resolve"):
+        refused = pages.post(f"{path}/{action}", {"note": typed}, from_page=path)
+        assert refused.status_code == 422
+        assert typed.strip() in body(refused) and body(refused).count("<textarea") == 1
+    assert reload(alert).status == "open" and not reload(alert).comments

@@ -101,6 +101,8 @@ def test_police_goes_from_a_new_case_to_a_reserved_bed_in_three_screens(client, 
     assert re.search(r"reserved, <strong><span class=\"countdown\"[^>]*>held for 1 h 59 min</span>", html) \
         and "waiting for the shelter" in html
     assert 'aria-current="step"><span class="steps-n">3</span>' in html
+    # Done steps show a tick in place of their digit (kept for screen readers), not drawn over it.
+    assert '<span class="steps-n"><span aria-hidden="true">✓</span><span class="visually-hidden">1</span></span>' in html
     assert "Reserve a bed here" not in html and "Rruga e Testit" not in html
     assert [e.to_status for e in req.events] == ["open", "reserved"]
     assert f"<td>{officer.username}</td>" in html  # the timeline says who
@@ -170,10 +172,17 @@ def test_the_board_panel_is_the_managers_only(client, pages, make, officer, rese
 
 def test_reject_needs_a_reason(client, pages, manager, reserved):
     pages.login(manager.username)
+    # From the board (issue 16): refused, and the manager stays on the board, told why in a sentence.
     response = pages.post(f"/placements/{reserved.id}/reject", {"reason": "   ", "back": "board"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/shelters/PVPT#incoming-heading")
+    html = body(client.get("/shelters/PVPT"))
+    assert f"Nothing was changed for case {reserved.case.code}: A reason is required." in html
+    assert placement(reserved.id).status == "reserved"
+    # From the request's page: the page again, the error beside the field.
+    response = pages.post(f"/placements/{reserved.id}/reject", {"reason": "   "})
     assert response.status_code == 422
     html = body(response)
-    assert "a reason is required" in html and 'id="reject-reason-errors"' in html
+    assert "A reason is required." in html and 'id="reject-reason-errors"' in html
     assert placement(reserved.id).status == "reserved"
     response = pages.post(f"/placements/{reserved.id}/reject", {"reason": "no bed for a child tonight"})
     assert response.headers["Location"].endswith("/shelters/PVPT")  # the request is theirs no more
@@ -270,8 +279,15 @@ def test_the_secretariat_runs_the_batch_from_the_page(client, pages, make, offic
     pages.login(officer.username)
     assert pages.post("/placements/batch").status_code == 403
     switch_to(pages, make.user("secretariat"))
-    assert 'action="/placements/batch"' in body(client.get("/placements"))
-    response = pages.post("/placements/batch", from_page="/placements")
+    assert 'action="/placements/batch/preview"' in body(client.get("/placements"))
+    preview = pages.post("/placements/batch/preview", from_page="/placements")
+    assert preview.status_code == 200
+    html = body(preview)
+    assert [placement(i).status for i in ids] == ["open", "open"]  # a preview reserves nothing
+    state = re.search(r'name="state" value="([0-9a-f]{64})"', html).group(1)
+    assign = re.findall(r'name="assign" value="(\d+:[A-Z0-9-]+)"', html)
+    assert sorted(int(a.split(":")[0]) for a in assign) == ids and '<span class="code">PVPT</span>: 5 free beds now, 3 after' in html
+    response = pages.post("/placements/batch", {"state": state, "assign": assign}, from_page="/placements")
     assert response.status_code == 302 and response.headers["Location"].endswith("/placements")
     html = body(client.get("/placements"))
     assert "Batch assignment: 2 of 2 waiting requests placed, 0 left without a bed." in html
@@ -323,3 +339,79 @@ def test_reserving_an_unknown_or_full_shelter_is_refused(client, pages, make, of
     assert response.status_code == 409 and "no free bed" in body(response)
     assert pages.post(f"/placements/{req.id}/reserve", {}).status_code == 422
     assert placement(req.id).status == "open"
+
+
+def test_a_batch_preview_applies_only_to_the_state_it_was_made_on(client, pages, make, officer, pvpt, settings, now):
+    """Issue 16: the preview says who goes where and who stays unplaced and why; applying it after a request or a
+    bed moved is refused (409) with the new preview, and nothing is reserved."""
+    first = services.create_request(db.session, officer, now, make.case(officer), settings, urgency="emergency")
+    men_only = services.create_request(db.session, officer, now, make.case(officer, sex="female"), settings,
+                                       exclude=["PVPT"])
+    db.session.commit()
+    pages.login(make.user("secretariat").username)
+    assert pages.post("/placements/batch", from_page="/placements").status_code == 400  # preview first
+    html = body(pages.post("/placements/batch/preview", from_page="/placements"))
+    assert f"#{first.id}</a>" in html and 'class="row--emergency"' in html
+    assert "Left without a bed" in html and "No open shelter fits this case" in html and f"#{men_only.id}</a>" in html
+    state = re.search(r'name="state" value="([0-9a-f]{64})"', html).group(1)
+    assign = re.findall(r'name="assign" value="(\d+:[A-Z0-9-]+)"', html)
+    assert assign == [f"{first.id}:PVPT"]
+
+    late = services.create_request(db.session, officer, now, make.case(officer), settings)  # meanwhile
+    db.session.commit()
+    moved = pages.post("/placements/batch", {"state": state, "assign": assign}, from_page="/placements")
+    assert moved.status_code == 409 and "changed since the preview" in body(moved)
+    assert f"#{late.id}</a>" in body(moved)  # the new preview, to confirm again
+    assert [placement(i).status for i in (first.id, men_only.id, late.id)] == ["open", "open", "open"]
+
+    html = body(moved)
+    state = re.search(r'name="state" value="([0-9a-f]{64})"', html).group(1)
+    assign = re.findall(r'name="assign" value="(\d+:[A-Z0-9-]+)"', html)
+    forged = pages.post("/placements/batch", {"state": state, "assign": [f"{men_only.id}:PVPT"]},
+                        from_page="/placements")
+    assert forged.status_code == 422 and placement(men_only.id).status == "open"
+    done = pages.post("/placements/batch", {"state": state, "assign": assign}, from_page="/placements")
+    assert done.status_code == 302
+    assert (placement(first.id).status, placement(late.id).status) == ("reserved", "reserved")
+
+
+def test_the_list_is_searched_filtered_sorted_and_paged(client, pages, make, officer, pvpt, settings, now):
+    """Issue 16: search by case code, filter by status, urgency, shelter and day, sort, emergencies marked,
+    and pages of 50."""
+    from placement.views import LIST_PAGE_SIZE
+
+    routine = [services.create_request(db.session, officer, now, make.case(officer), settings, urgency="routine")
+               for _ in range(LIST_PAGE_SIZE)]
+    emergency = services.create_request(db.session, officer, now, make.case(officer), settings, urgency="emergency")
+    services.reserve(db.session, officer, now, emergency, "PVPT", settings)
+    db.session.commit()
+    pages.login(make.user("secretariat").username)
+
+    html = body(client.get("/placements"))
+    assert f"{LIST_PAGE_SIZE + 1} requests" in html and html.count('<tr class="row--emergency">') == 1
+    assert 'rel="next"' in html and f"#{routine[0].id}<" not in html  # the oldest is on page 2
+    assert f"#{routine[0].id}<" in body(client.get("/placements?page=2"))
+    assert f"#{routine[0].id}<" in body(client.get("/placements?page=99"))  # past the end: the last page
+
+    code = emergency.case.code
+    found = body(client.get(f"/placements?q={code[-4:].lower()}"))
+    assert f"#{emergency.id}<" in found and "1 request" in found
+    assert body(client.get("/placements?q=%25")).count("<tr") > 2  # a wildcard typed is dropped, not obeyed
+    urgent_first = body(client.get("/placements?sort=urgency"))
+    assert urgent_first.index(f"#{emergency.id}<") < urgent_first.index(f"#{routine[-1].id}<")
+    only = body(client.get("/placements?urgency=emergency&shelter=PVPT&status=reserved"))
+    assert f"#{emergency.id}<" in only and "1 request" in only
+    assert "No placement request matches" in body(client.get("/placements?shelter=PVPT&urgency=routine"))
+    day = now.date().isoformat()
+    assert f"{LIST_PAGE_SIZE + 1} requests" in body(client.get(f"/placements?from={day}&to={day}"))
+    assert "No placement request matches" in body(client.get("/placements?to=2000-01-01"))
+    assert client.get("/placements?from=nonsense&sort=nonsense&urgency=x").status_code == 200
+
+
+def test_police_cannot_filter_by_shelter(client, pages, make, officer, pvpt, settings, now):
+    """Filtering by shelter would tell an officer which shelter holds a request; for police it is ignored."""
+    req = services.create_request(db.session, officer, now, make.case(officer), settings)
+    db.session.commit()
+    pages.login(officer.username)
+    html = body(client.get("/placements?shelter=NOPE"))
+    assert f"#{req.id}<" in html and 'name="shelter"' not in html

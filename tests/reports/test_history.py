@@ -175,7 +175,7 @@ def test_secretariat_sees_the_history_and_stays_and_the_read_is_audited(app, mak
     panel = re.search(r'<section class="card report-chart" id="history".*?</section>', html, re.DOTALL).group(0)
     assert 'class="chart chart--history"' in panel and 'class="chart-out-of-service"' in panel
     assert "Occupancy of HIST, last 90 nights" in panel and 'id="history-table"' in panel
-    stays = re.search(r'<table class="report-table" id="history-stays".*?</table>', panel, re.DOTALL).group(0)
+    stays = re.search(r'<table class="report-table stack" id="history-stays".*?</table>', panel, re.DOTALL).group(0)
     assert re.findall(r'<th scope="row" class="code">([^<]+)</th>', stays) == [alone.case.code, family.case.code]
     assert "Reintegrated" in stays and "still here" in stays
     assert " style=" not in panel

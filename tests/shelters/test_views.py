@@ -63,7 +63,7 @@ def test_list_shows_every_figure_and_links_each_board(client, pages, make, pvpt,
     assert_clean_html(html)
     assert 'href="/shelters/PVPT"' in html and 'href="/shelters/HAH"' in html
     row = re.search(r'href="/shelters/PVPT">PVPT</a>.*?</tr>', html, re.S).group(0)
-    numbers = [int(n) for n in re.findall(r'<td class="num">(?:<strong>)?(\d+)', row)]
+    numbers = [int(n) for n in re.findall(r'<td class="num[^"]*"[^>]*>(?:<strong>)?(\d+)', row)]
     assert numbers == [5, 0, 2, 0, 3, 0]  # capacity, out of service, occupied, reserved, free, utilisation
     assert "Rruga e Testit" not in html  # no address in any list
     assert "Register a shelter" not in html
@@ -361,7 +361,7 @@ def test_admin_registers_and_edits_a_shelter(client, pages, make):
     edit = client.get("/shelters/KAM-1/edit")
     assert edit.status_code == 200
     html = body(edit)
-    assert 'value="sq, sr, en"' in html and f'value="{shelter.version}"' in html
+    assert all(f'<option selected value="{code}">' in html for code in ("sq", "sr", "en")) and f'value="{shelter.version}"' in html
     assert "Rruga 7, Kamenicë" not in html and 'name="address"' not in html and 'name="lat"' not in html
     assert not audited("shelter.location_read")
     version = shelter.version
@@ -523,4 +523,4 @@ def test_the_board_reads_in_serbian_with_its_dates(client, pages, make, pvpt, ma
     html = body(client.get("/shelters/PVPT"))
     assert '<html lang="sr">' in html
     assert "<dt>Slobodni kreveti</dt>" in html and "Prijem slučaja" in html and "Potvrdite brojno stanje" in html
-    assert re.search(rf"{stay.case.code}</a></th>\s*<td>\d{{1,2}}\. [a-z]+ \d{{4}}\.</td>", html)
+    assert re.search(rf"{stay.case.code}</a></th>\s*<td[^>]*>\d{{1,2}}\. [a-z]+ \d{{4}}\.</td>", html)
