@@ -56,7 +56,8 @@ def inside_viewport(page, locator) -> None:  # noqa: ANN001
 def test_the_police_landing_page_shows_free_beds_on_a_phone(open_page, live_server, language):  # noqa: ANN001
     page = open_page(PHONE, language)
     sign_in(page, "police")
-    page.wait_for_url(re.compile(r"/shelters$"))
+    page.wait_for_url(re.compile(r"/placements\?status=waiting$"))  # police land on their live requests
+    page.goto("/shelters")
     no_horizontal_scroll(page)
     free = page.locator("table.stack tbody tr", has_text="PVPT").locator("td.stack-key")
     assert free.is_visible() and free.inner_text().strip() != ""
