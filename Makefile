@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test serve scheduler db demo fuzz clean translations
+.PHONY: run test install install-test serve scheduler db demo fuzz clean translations mutate
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ test: install-test translations
 ## fuzz: many more generated API requests than the test suite's bounded run
 fuzz: install-test
 	SAFEHAVEN_FUZZ_EXAMPLES=$${SAFEHAVEN_FUZZ_EXAMPLES:-100} $(BIN)/python -m pytest tests/e2e/test_api_fuzz.py
+
+## mutate: mutation testing of the pure core against its own tests (tests/mutate.py, docs/testing.md); the
+## surviving mutants go to mutation-report.txt. MUTATE_FILES=alerts/rules.py runs one file.
+mutate: install-test
+	nice -n 10 $(BIN)/python -m tests.mutate $(MUTATE_FILES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
