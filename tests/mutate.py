@@ -24,8 +24,10 @@ import ast
 import copy
 import importlib
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -232,10 +234,21 @@ def _install(module_name: str, tree: ast.Module, filename: str) -> None:
                 namespace[name] = new
 
 
+_POOL_FOLDER: Path | None = None
+
+
 def _run_child(module_name: str, tree: ast.Module, filename: str, tests: list[str]) -> int:
     import pytest
 
     _install(module_name, tree, filename)
+    if _POOL_FOLDER is not None:  # the app the parent made, on its database template (see `_preload`)
+        from tests import conftest
+
+        @pytest.fixture(scope="session", name="pool_folder")
+        def pool_folder() -> Path:
+            return _POOL_FOLDER
+
+        conftest.pool_folder = pool_folder
     # Only what these tests need: no plugins found by entry point but Hypothesis' (schemathesis and anyio take
     # seconds to load), plain asserts (a mutant is killed by any failure; rewriting every test module would cost
     # more than running it), and no garbage collection at the end (the child exits at once).
@@ -247,8 +260,16 @@ def _run_child(module_name: str, tree: ast.Module, filename: str, tests: list[st
 
 def _preload() -> None:
     """Import once in the parent what every child needs (a forked child starts with it)."""
+    global _POOL_FOLDER
     import pytest  # noqa: F401
 
+    os.environ.pop("TEST_DATABASE_URL", None)  # SQLite only
+    # The app the database tests share (tests/conftest.py makes one per run; it costs seconds): made once here
+    # on a folder of the parent's, which each child's `pool_folder` fixture then names.
+    from tests import conftest
+
+    _POOL_FOLDER = Path(tempfile.mkdtemp(prefix="safehaven-mutate-"))
+    conftest._pooled("sqlite", f"sqlite:///{_POOL_FOLDER / 'test.db'}", _POOL_FOLDER)
     for name in ("numpy", "hypothesis", "sqlalchemy", "flask", "ortools.sat.python.cp_model",
                  "ortools.graph.python.min_cost_flow", "app", "tests.fixtures.factories", "scipy.optimize",
                  "aiosmtpd", "schemathesis", "playwright.sync_api"):
@@ -349,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(f"SURVIVED {mutant.id}\n    line {mutant.line}: {mutant.text}")
         for mutant, reason in equivalent:
             lines.append(f"equivalent {mutant.id}\n    line {mutant.line}: {mutant.text}\n    {reason}")
+    if _POOL_FOLDER is not None:
+        shutil.rmtree(_POOL_FOLDER, ignore_errors=True)
     stale = sorted(i for i in known if i.split(":")[0] in files and i not in all_ids)
     elapsed = time.monotonic() - started
     text = "\n".join([f"Mutation report ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {elapsed:.0f} s)",
