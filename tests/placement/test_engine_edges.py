@@ -1,0 +1,193 @@
+"""The engine against its own rules on many shelters at once, most of them eligible, and the edges of each rule.
+
+The property test in test_engine.py draws shelters field by field, so almost none is eligible and the column scores
+are barely compared with `score_terms`. Here each example builds hundreds of shelters around the victim: most meet
+every hard constraint (some with exactly enough free beds), the rest break one or two on purpose, and every
+suggestion's terms are compared with `score_terms`, high-risk cases measured from the region centres included.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from placement.engine import (
+    Candidate,
+    CandidateTable,
+    Profile,
+    Reason,
+    Weights,
+    hard_reasons,
+    rank_shelters,
+    score_terms,
+)
+from tests.placement.test_engine import CENTRES, LANGUAGES, PRISHTINE, REGIONS, SERVICES, make_candidate, \
+    make_profile, north_of, violated
+
+BREAKABLE = ("status", "no_free_beds", "sex", "age", "children", "service", "trafficker_region", "security",
+             "excluded")
+
+victims = st.builds(
+    Profile,
+    sex=st.sampled_from(["female", "male"]), minor=st.booleans(), children=st.integers(0, 3),
+    needs=st.frozensets(st.sampled_from(SERVICES), max_size=3), languages=st.frozensets(st.sampled_from(LANGUAGES)),
+    # high risk half the time, with trafficker regions that have centres (and one that has none)
+    risk=st.sampled_from(["high", "high", "low", "medium"]),
+    trafficker_regions=st.frozensets(st.sampled_from(REGIONS), min_size=1, max_size=3),
+    location=st.none() | st.tuples(st.floats(41.8, 43.3), st.floats(19.9, 21.9)),
+)
+
+
+def shelters_around(victim: Profile, rng: random.Random, n: int) -> tuple[list[Candidate], frozenset[str]]:
+    """`n` shelters, about three in four meeting every hard constraint for `victim`, the rest breaking one or two;
+    and the codes the requester excludes (those meant to break "excluded")."""
+    needed = 1 + victim.children
+    other_sex = "male" if victim.sex == "female" else "female"
+    safe_regions = [r for r in REGIONS if r not in victim.trafficker_regions] or ["Elsewhere"]
+    shelters, excluded = [], set()
+    for i in range(n):
+        code = f"S{i:04d}"
+        breaks = set() if rng.random() < 0.75 else set(rng.sample(BREAKABLE, rng.choice((1, 1, 2))))
+        occupied, held = rng.randint(0, 6), rng.randint(0, 2)
+        if "no_free_beds" in breaks:
+            usable = rng.choice((0, occupied + held + rng.randint(0, needed - 1)))
+        else:
+            usable = occupied + held + needed + rng.choice((0, 0, 1, 2, 5))  # often exactly enough
+        ages = rng.choice(("all", "minors" if victim.minor else "adults"))
+        if "age" in breaks:
+            ages = "adults" if victim.minor else "minors"
+        services = set(victim.needs) | set(rng.sample(SERVICES, rng.randint(0, len(SERVICES))))
+        if "service" in breaks and victim.needs:
+            services -= {rng.choice(sorted(victim.needs))}
+        position = None if rng.random() < 0.1 else (rng.uniform(41.8, 43.3), rng.uniform(19.9, 21.9))
+        if "excluded" in breaks:
+            excluded.add(code)
+        shelters.append(Candidate(
+            code=code, name=f"Shelter {i}",
+            status=rng.choice(("suspended", "closed")) if "status" in breaks else "open",
+            region=rng.choice(sorted(victim.trafficker_regions)) if "trafficker_region" in breaks
+            else rng.choice(safe_regions),
+            lat=position[0] if position else None, lon=position[1] if position else None,
+            sexes=frozenset({other_sex}) if "sex" in breaks else frozenset(
+                rng.choice(({victim.sex}, {"female", "male"}))),
+            ages=ages,
+            children_capacity=rng.randint(0, victim.children - 1) if "children" in breaks and victim.children
+            else victim.children + rng.choice((0, 0, 1, 3)),
+            services=frozenset(services),
+            languages=frozenset(rng.sample(LANGUAGES, rng.randint(0, 2))),
+            security="standard" if "security" in breaks else (
+                "high" if victim.risk == "high" else rng.choice(("standard", "high"))),
+            usable=usable, occupied=occupied, held=held,
+            utilisation=rng.choice((math.nan, rng.uniform(-0.2, 1.3), rng.uniform(0, 1), rng.uniform(0, 1))),
+        ))
+    rng.shuffle(shelters)
+    return shelters, frozenset(excluded)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(victim=victims, seed=st.integers(0, 2**32 - 1), n=st.integers(100, 300), weights=st.builds(
+    Weights, distance=st.integers(0, 50), max_distance_km=st.floats(5.0, 300.0), language=st.integers(0, 50),
+    services=st.integers(0, 50), utilisation=st.integers(0, 50)))
+def test_ranking_on_hundreds_of_mostly_eligible_shelters(victim: Profile, seed: int, n: int, weights: Weights) -> None:
+    shelters, excluded = shelters_around(victim, random.Random(seed), n)
+    victim = dataclasses.replace(victim, exclude=excluded)
+    by_code = {c.code: c for c in shelters}
+    ranking = rank_shelters(victim, shelters, weights, CENTRES)
+
+    assert len(ranking.suggestions) + len(ranking.excluded) == n
+    assert len(ranking.suggestions) > n // 2  # mostly eligible, as generated
+    assert ranking.excluded  # and some not
+    for exclusion in ranking.excluded:
+        assert exclusion.reasons, f"{exclusion.shelter} excluded without a reason"
+        assert {r.code for r in exclusion.reasons} == violated(victim, by_code[exclusion.shelter])
+        assert exclusion.reasons == hard_reasons(victim, by_code[exclusion.shelter])
+    for suggestion in ranking.suggestions:
+        shelter = by_code[suggestion.shelter]
+        assert violated(victim, shelter) == set() and hard_reasons(victim, shelter) == ()
+        assert suggestion.terms == score_terms(victim, shelter, weights, CENTRES), suggestion.shelter
+        assert suggestion.score == sum(suggestion.terms.values())
+    keys = [(-s.score, s.shelter) for s in ranking.suggestions]
+    assert keys == sorted(keys)
+    assert ranking.scores() == {s.shelter: s.score for s in ranking.suggestions}
+    assert rank_shelters(victim, CandidateTable(reversed(shelters)), weights, CENTRES) == ranking
+
+
+# --- the edges of single rules ----------------------------------------------------------------------------------
+
+def test_exactly_enough_free_beds_is_eligible_and_one_fewer_is_not() -> None:
+    family = make_profile(children=2)  # three beds
+    exact = make_candidate(code="EXACT", usable=6, occupied=2, held=1)
+    short = make_candidate(code="SHORT", usable=5, occupied=2, held=1)
+    ranking = rank_shelters(family, [exact, short])
+    assert [s.shelter for s in ranking.suggestions] == ["EXACT"]
+    assert ranking.excluded[0].reasons == (Reason("no_free_beds", "not enough free beds: 2 free, 3 needed"),)
+    assert hard_reasons(family, exact) == ()
+    assert exact.free_beds == 3 and short.free_beds == 2
+
+
+@pytest.mark.parametrize(("usable", "occupied", "held", "message"), [
+    (0, 0, 0, "no free bed: no usable beds"),
+    (-1, 0, 0, "no free bed: no usable beds"),
+    (3, 2, 1, "no free bed: 3 of 3 taken"),
+    (3, 3, 1, "no free bed: 4 of 3 taken"),
+    (4, 1, 1, None),
+])
+def test_no_free_bed_messages(usable: int, occupied: int, held: int, message: str | None) -> None:
+    victim = make_profile()
+    shelter = make_candidate(usable=usable, occupied=occupied, held=held)
+    expected = () if message is None else (Reason("no_free_beds", message),)
+    assert hard_reasons(victim, shelter) == expected
+    ranking = rank_shelters(victim, [shelter])
+    assert (ranking.excluded[0].reasons if ranking.excluded else ()) == expected
+    assert shelter.free_beds == max(0, usable - occupied - held)
+
+
+def test_no_language_in_common_scores_no_language_point() -> None:
+    weights = Weights(language=25)
+    victim = make_profile(languages=frozenset({"ro"}))
+    far = make_candidate(code="A", languages=frozenset({"sq", "en"}))
+    near = make_candidate(code="B", languages=frozenset({"ro"}))
+    none = make_candidate(code="C", languages=frozenset())
+    assert score_terms(victim, far, weights, None)["language"] == 0
+    assert score_terms(victim, near, weights, None)["language"] == 25
+    assert score_terms(make_profile(languages=frozenset()), none, weights, None)["language"] == 0
+    terms = {s.shelter: s.terms["language"] for s in rank_shelters(victim, [far, near, none], weights).suggestions}
+    assert terms == {"A": 0, "B": 25, "C": 0}
+
+
+def test_high_risk_distance_grows_away_from_the_traffickers_region() -> None:
+    weights = Weights(distance=30, max_distance_km=150.0)
+    victim = make_profile(risk="high", trafficker_regions=frozenset({"Prizren"}), location=PRISHTINE)
+    centre = CENTRES["Prizren"]
+    at_centre = make_candidate(code="A", region="Gjilan", lat=centre[0], lon=centre[1])
+    half = north_of(centre, 75.0)
+    halfway = make_candidate(code="B", region="Gjilan", lat=half[0], lon=half[1])
+    beyond = north_of(centre, 200.0)
+    far = make_candidate(code="C", region="Gjilan", lat=beyond[0], lon=beyond[1])
+    expected = {"A": 0, "B": 15, "C": 30}
+    for shelter in (at_centre, halfway, far):
+        assert score_terms(victim, shelter, weights, CENTRES)["distance"] == expected[shelter.code]
+    ranked = rank_shelters(victim, [at_centre, halfway, far], weights, CENTRES)
+    assert {s.shelter: s.terms["distance"] for s in ranked.suggestions} == expected
+    # not high risk: measured from the victim, so the shelter at the traffickers' centre is not the worst
+    low = dataclasses.replace(victim, risk="medium")
+    near_victim = make_candidate(code="D", region="Gjilan", lat=PRISHTINE[0], lon=PRISHTINE[1])
+    assert score_terms(low, near_victim, weights, CENTRES)["distance"] == 30
+    assert {s.shelter: s.terms["distance"] for s in rank_shelters(low, [near_victim], weights, CENTRES).suggestions} \
+        == {"D": 30}
+
+
+def test_high_risk_without_known_centres_measures_from_the_victim() -> None:
+    weights = Weights(distance=30, max_distance_km=150.0)
+    victim = make_profile(risk="high", trafficker_regions=frozenset({"Unmapped"}), location=PRISHTINE)
+    here = make_candidate(code="A", region="Gjilan", lat=PRISHTINE[0], lon=PRISHTINE[1])
+    assert score_terms(victim, here, weights, CENTRES)["distance"] == 30
+    assert rank_shelters(victim, [here], weights, CENTRES).suggestions[0].terms["distance"] == 30
+    unplaced = dataclasses.replace(victim, location=None)
+    assert score_terms(unplaced, here, weights, CENTRES)["distance"] == 0
+    assert rank_shelters(unplaced, [here], weights, CENTRES).suggestions[0].terms["distance"] == 0
