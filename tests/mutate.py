@@ -40,9 +40,9 @@ REPORT = ROOT / "mutation-report.txt"
 # Each file and its own tests (the first failing test ends a mutant's run, so the quick ones come first).
 TARGETS: dict[str, list[str]] = {
     "alerts/rules.py": ["tests/alerts/test_rules.py", "tests/alerts/test_rule_boundaries.py"],
-    "shelters/figures.py": ["tests/shelters/test_figures.py", "tests/shelters/test_figures_mutants.py"],
-    "placement/engine.py": ["tests/placement/test_engine.py", "tests/placement/test_engine_mutants.py"],
-    "placement/batch.py": ["tests/placement/test_batch.py", "tests/placement/test_batch_mutants.py"],
+    "shelters/figures.py": ["tests/shelters/test_figures.py", "tests/shelters/test_figures_edges.py"],
+    "placement/engine.py": ["tests/placement/test_engine.py", "tests/placement/test_engine_edges.py"],
+    "placement/batch.py": ["tests/placement/test_batch.py", "tests/placement/test_batch_edges.py"],
 }
 
 _COMPARE_SWAP = {
