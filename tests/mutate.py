@@ -41,8 +41,8 @@ REPORT = ROOT / "mutation-report.txt"
 TARGETS: dict[str, list[str]] = {
     "alerts/rules.py": ["tests/alerts/test_rules.py", "tests/alerts/test_rule_boundaries.py"],
     "shelters/figures.py": ["tests/shelters/test_figures.py", "tests/shelters/test_figures_edges.py"],
-    "placement/engine.py": ["tests/placement/test_engine.py", "tests/placement/test_engine_edges.py"],
-    "placement/batch.py": ["tests/placement/test_batch.py", "tests/placement/test_batch_edges.py"],
+    "placement/engine.py": ["tests/placement/test_engine_edges.py", "tests/placement/test_engine.py"],
+    "placement/batch.py": ["tests/placement/test_batch_edges.py", "tests/placement/test_batch.py"],
 }
 
 _COMPARE_SWAP = {
@@ -241,6 +241,11 @@ def _run_child(module_name: str, tree: ast.Module, filename: str, tests: list[st
     import pytest
 
     _install(module_name, tree, filename)
+    # A failing property is enough: no shrinking (it can take minutes on hundreds of shelters), no example database.
+    from hypothesis import Phase, settings
+
+    settings.register_profile("mutate", phases=(Phase.explicit, Phase.reuse, Phase.generate), database=None)
+    settings.load_profile("mutate")
     if _POOL_FOLDER is not None:  # the app the parent made, on its database template (see `_preload`)
         from tests import conftest
 
@@ -290,6 +295,12 @@ def run(relpath: str, timeout: float, out) -> tuple[int, int, list[tuple[Mutant,
     mutants = mutants_of(relpath)
     survivors, equivalent = [], []
     killed = 0
+    # The tests must pass on the file as it is; a mutant may then take a few times as long before it counts as
+    # killed by a timeout (a loop that no longer ends).
+    started = time.monotonic()
+    if _fork_run(module_name, tree, filename, tests, timeout) != 0:
+        raise SystemExit(f"{relpath}: its tests fail without any mutant ({', '.join(tests)})")
+    timeout = min(timeout, max(10.0, 4 * (time.monotonic() - started)))
     for n, mutant in enumerate(mutants, 1):
         mutated = mutate(tree, mutant)
         try:
@@ -298,17 +309,7 @@ def run(relpath: str, timeout: float, out) -> tuple[int, int, list[tuple[Mutant,
             killed += 1  # cannot even be built
             continue
         started = time.monotonic()
-        pid = os.fork()
-        if pid == 0:  # the child
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)
-            os.dup2(devnull, 2)
-            code = 1
-            try:
-                code = _run_child(module_name, mutated, filename, tests)
-            finally:
-                os._exit(code)
-        outcome = _wait(pid, timeout)
+        outcome = _fork_run(module_name, mutated, filename, tests, timeout)
         seconds = time.monotonic() - started
         if outcome == 0:
             if mutant.id in equivalents:
@@ -323,6 +324,21 @@ def run(relpath: str, timeout: float, out) -> tuple[int, int, list[tuple[Mutant,
         print(f"[{relpath} {n}/{len(mutants)}] {status:10} {seconds:5.1f}s {mutant.id} (line {mutant.line})",
               file=out, flush=True)
     return len(mutants), killed, survivors, equivalent
+
+
+def _fork_run(module_name: str, tree: ast.Module, filename: str, tests: list[str], timeout: float) -> int | None:
+    """Run `tests` in a forked child with `tree` as the module: pytest's exit code, None after `timeout`."""
+    pid = os.fork()
+    if pid == 0:  # the child
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        code = 1
+        try:
+            code = _run_child(module_name, tree, filename, tests)
+        finally:
+            os._exit(code)
+    return _wait(pid, timeout)
 
 
 def _wait(pid: int, timeout: float) -> int | None:
@@ -342,7 +358,7 @@ def _wait(pid: int, timeout: float) -> int | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", help=f"target files (default: all of {', '.join(TARGETS)})")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds a mutant may run (then it counts killed)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="at most this many seconds a mutant (4 times the unmutated run, at least 10)")
     parser.add_argument("--list", action="store_true", help="only list the mutants")
     parser.add_argument("--report", type=Path, default=REPORT)
     args = parser.parse_args(argv)

@@ -1,0 +1,81 @@
+"""The edges of batch assignment that the optimum tests in test_batch.py pass over: empty batches, the weights of
+the combined objective at their smallest, the 64-bit guard at its limit, and the results' own promises."""
+
+from __future__ import annotations
+
+import pytest
+
+from placement import batch
+from placement.batch import BatchRequest, BatchResult, batch_assign, check_assignment, objective_weights
+
+
+def one(id: int, options: dict[str, int], urgent: bool = False, beds: int = 1) -> BatchRequest:
+    return BatchRequest(id=id, beds=beds, urgent=urgent, options=options)
+
+
+def test_weights_of_batches_without_scores():
+    assert objective_weights([]) == (1, 1)
+    assert objective_weights([one(1, {}), one(2, {})]) == (9, 3)  # W_placed = (0 + 1)(2 + 1), W_urgent = 3 * 3
+    assert objective_weights([one(1, {"A": 0})]) == (4, 2)
+    assert objective_weights([one(1, {"A": 4}), one(2, {"B": 1})]) == (45, 15)
+
+
+def test_requests_and_results_hash_without_their_mappings():
+    request = one(1, {"A": 3})
+    assert hash(request) == hash(one(1, {"A": 5}))  # the options are not part of the hash
+    result = batch_assign([request], {"A": 1})
+    assert isinstance(hash(result), int)
+    assert result.assignment == {1: "A"}
+
+
+def test_the_64_bit_guard_at_its_limit():
+    batch._check_int64(2**61 - 1, 1)  # 2**62 - 2: fits
+    with pytest.raises(OverflowError):
+        batch._check_int64(2**61, 1)  # 2**62: does not
+    with pytest.raises(OverflowError):
+        batch_assign([one(1, {"A": 2**61}), one(2, {"A": 2**61})], {"A": 2})
+    with pytest.raises(OverflowError):
+        batch_assign([one(1, {"A": 2**60}, beds=2), one(2, {"A": 2**60})], {"A": 3})
+
+
+def test_an_empty_batch():
+    for requests, free in (([], {}), ([one(1, {"A": 3})], {}), ([one(1, {"A": 3})], {"A": 0}),
+                           ([one(1, {"B": 3})], {"A": 4}), ([one(1, {"A": 3}, beds=3)], {"A": 2})):
+        result = batch_assign(requests, free)
+        assert (result.assignment, result.placed, result.urgent_placed, result.score) == ({}, 0, 0, 0)
+        assert (result.objective, result.bound, result.gap, result.optimal, result.method) == (0, 0, 0.0, True,
+                                                                                                 "empty")
+
+
+def test_check_assignment_names_every_breach():
+    requests = [one(1, {"A": 3}), one(2, {"A": 1, "B": 2}, beds=2)]
+    assert check_assignment(requests, {"A": 3}, {1: "A", 2: "A"}) == []
+    assert check_assignment(requests, {"A": 2}, {1: "A", 2: "A"}) == [
+        "shelter A over capacity: 3 beds assigned, 2 free"]
+    assert check_assignment(requests, {"A": -4}, {1: "A"}) == ["shelter A over capacity: 1 beds assigned, 0 free"]
+    assert check_assignment(requests, {}, {2: "B"}) == ["shelter B over capacity: 2 beds assigned, 0 free"]
+    assert check_assignment(requests, {"C": 5}, {1: "C", 9: "C"}) == [
+        "request 1 placed in C, which is not eligible for it", "request 9 is not in the batch"]
+
+
+@pytest.mark.parametrize(("requests", "free", "message"), [
+    ([one(1, {"A": 1}), one(1, {"B": 1})], {"A": 1, "B": 1}, "unique"),
+    ([one(1, {"A": 1}, beds=0)], {"A": 1}, "at least 1"),
+    ([one(1, {"A": -1})], {"A": 1}, "negative"),
+    ([one(1, {"A": 1.5})], {"A": 1}, "integers"),
+    ([one(1, {"A": 1})], {"A": -1}, "at least 0"),
+])
+def test_refusals(requests, free, message):
+    with pytest.raises(ValueError, match=message):
+        batch_assign(requests, free)
+
+
+def test_a_result_states_its_levels_and_gap():
+    requests = [one(1, {"A": 5, "B": 1}, urgent=True), one(2, {"A": 4}), one(3, {"B": 2}, beds=2)]
+    result = batch_assign(requests, {"A": 1, "B": 3})
+    w_urgent, w_placed = objective_weights(requests)
+    assert result.assignment == {1: "B", 2: "A", 3: "B"}
+    assert (result.placed, result.urgent_placed, result.score) == (3, 1, 7)
+    assert result.objective == w_urgent * 1 + w_placed * 3 + 7 == result.bound
+    assert (result.gap, result.optimal, result.method) == (0.0, True, "mip")
+    assert isinstance(result, BatchResult) and result.seconds >= 0
