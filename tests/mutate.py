@@ -284,7 +284,8 @@ def _preload() -> None:
             pass
 
 
-def run(relpath: str, timeout: float, out) -> tuple[int, int, list[tuple[Mutant, str]], list[tuple[Mutant, str]]]:
+def run(relpath: str, timeout: float, out, only: set[str] | None = None
+        ) -> tuple[int, int, list[tuple[Mutant, str]], list[tuple[Mutant, str]]]:
     """Mutants of one file: (total, killed, survivors not listed, equivalents that survived)."""
     module_name = relpath.removesuffix(".py").replace("/", ".")
     module = importlib.import_module(module_name)
@@ -292,7 +293,7 @@ def run(relpath: str, timeout: float, out) -> tuple[int, int, list[tuple[Mutant,
     tree = ast.parse((ROOT / relpath).read_text())
     tests = [t for t in TARGETS[relpath] if (ROOT / t).exists()]
     equivalents = load_equivalents()
-    mutants = mutants_of(relpath)
+    mutants = [m for m in mutants_of(relpath) if only is None or m.id in only]
     survivors, equivalent = [], []
     killed = 0
     # The tests must pass on the file as it is; a mutant may then take a few times as long before it counts as
@@ -361,8 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="at most this many seconds a mutant (4 times the unmutated run, at least 10)")
     parser.add_argument("--list", action="store_true", help="only list the mutants")
     parser.add_argument("--report", type=Path, default=REPORT)
+    parser.add_argument("--only", action="append", metavar="ID", help="run only this mutant (repeatable)")
     args = parser.parse_args(argv)
-    files = args.files or list(TARGETS)
+    files = args.files or sorted({i.split(":")[0] for i in args.only or ()}) or list(TARGETS)
     if args.list:
         for relpath in files:
             for mutant in mutants_of(relpath):
@@ -377,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     all_ids = set()
     for relpath in files:
         all_ids.update(m.id for m in mutants_of(relpath))
-        total, killed, survivors, equivalent = run(relpath, args.timeout, sys.stderr)
+        total, killed, survivors, equivalent = run(relpath, args.timeout, sys.stderr, set(args.only) if args.only else None)
         share = (killed + len(equivalent)) / total if total else 1.0
         summary.append(f"{relpath}: {total} mutants, {killed} killed ({killed / max(1, total):.1%}), "
                        f"{len(equivalent)} equivalent, {len(survivors)} surviving; "

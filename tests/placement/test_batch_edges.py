@@ -79,3 +79,37 @@ def test_a_result_states_its_levels_and_gap():
     assert result.objective == w_urgent * 1 + w_placed * 3 + 7 == result.bound
     assert (result.gap, result.optimal, result.method) == (0.0, True, "mip")
     assert isinstance(result, BatchResult) and result.seconds >= 0
+
+
+def test_the_objective_of_options_scored_zero():
+    result = batch_assign([one(1, {"A": 0}), one(2, {"A": 0}, urgent=True)], {"A": 1})
+    # W_placed = (0 + 1)(2 + 1) = 3, W_urgent = 9: the urgent request placed, nothing scored
+    assert (result.assignment, result.objective, result.bound, result.method) == ({2: "A"}, 12, 12, "min_cost_flow")
+    family = batch_assign([one(1, {"A": 0}, beds=2)], {"A": 2})
+    assert (family.assignment, family.objective, family.method) == ({1: "A"}, 2, "mip")
+    assert 0 <= result.seconds < 60 and 0 <= family.seconds < 60
+
+
+def test_urgency_outweighs_any_score_in_the_flow():
+    # one bed; the urgent request scores 0 there, the other 1: W_urgent must exceed every score sum, even by 1
+    result = batch_assign([one(1, {"A": 0}, urgent=True), one(2, {"A": 1})], {"A": 1})
+    assert result.assignment == {1: "A"} and result.urgent_placed == 1
+    result = batch_assign([one(1, {"A": 0}, urgent=True), one(2, {"A": 1}), one(3, {"A": 1})], {"A": 1})
+    assert result.assignment == {1: "A"}
+
+
+def _flow_limit() -> int:
+    """The least score of a lone one-bed request the flow refuses: 1 request + 1 shelter + source and sink are 4
+    nodes, W_urgent = score + 1, so (W_urgent + score) * (4 * 4 + 1) must stay below 2**62."""
+    score = (2**62 // 17 - 1) // 2
+    while (2 * score + 1) * 17 < 2**62:
+        score += 1
+    return score
+
+
+def test_the_flow_refuses_scores_past_64_bits_and_takes_those_below():
+    limit = _flow_limit()
+    with pytest.raises(OverflowError):
+        batch_assign([one(1, {"A": limit})], {"A": 1})
+    below = batch_assign([one(1, {"A": limit - 1})], {"A": 1})
+    assert below.assignment == {1: "A"} and below.score == limit - 1

@@ -19,10 +19,14 @@ from hypothesis import strategies as st
 from placement.engine import (
     Candidate,
     CandidateTable,
+    Exclusion,
     Profile,
+    Ranking,
     Reason,
+    Suggestion,
     Weights,
     hard_reasons,
+    haversine_km,
     rank_shelters,
     score_terms,
 )
@@ -191,3 +195,47 @@ def test_high_risk_without_known_centres_measures_from_the_victim() -> None:
     unplaced = dataclasses.replace(victim, location=None)
     assert score_terms(unplaced, here, weights, CENTRES)["distance"] == 0
     assert rank_shelters(unplaced, [here], weights, CENTRES).suggestions[0].terms["distance"] == 0
+
+
+def test_default_weights_and_their_checks() -> None:
+    assert Weights() == Weights(distance=30, max_distance_km=150.0, language=25, services=10, utilisation=35)
+    for bad in ({"distance": -1}, {"language": -1}, {"services": -1}, {"utilisation": -1}, {"max_distance_km": 0.0},
+                {"max_distance_km": -5.0}, {"max_distance_km": math.inf}, {"max_distance_km": math.nan}):
+        with pytest.raises(ValueError):
+            Weights(**bad)
+    assert Weights(distance=0, language=0, services=0, utilisation=0, max_distance_km=0.001).distance == 0
+
+
+def test_suggestions_hash_without_their_terms() -> None:
+    assert hash(Suggestion("A", 3, {"distance": 3})) == hash(Suggestion("A", 3, {"language": 3}))
+    assert len({Exclusion("A", (Reason("status", "closed"),)), Exclusion("A", (Reason("status", "closed"),))}) == 1
+
+
+def test_a_ranking_made_of_objects_answers_as_one_made_of_columns() -> None:
+    victim = make_profile()
+    shelters = [make_candidate(code="A"), make_candidate(code="B", utilisation=0.9),
+                make_candidate(code="C", status="closed"), make_candidate(code="D", usable=0)]
+    columns = rank_shelters(victim, shelters)
+    objects = Ranking(columns.suggestions, columns.excluded)
+    assert objects.scores() == columns.scores() == {"A": 73, "B": 59}
+    assert objects.as_json() == columns.as_json()
+    assert objects.as_json_text() == columns.as_json_text()
+    assert objects.banded_suggestions_text(30) == columns.banded_suggestions_text(30)
+    assert objects.exclusion_summary() == columns.exclusion_summary() == {"no_free_beds": 1, "status": 1}
+    assert objects == columns and not (objects != columns)
+    assert (objects == "a ranking") is False
+    assert repr(objects) == repr(columns)
+
+
+def test_rankings_differing_only_in_their_exclusions_differ() -> None:
+    ranking = rank_shelters(make_profile(), [make_candidate(code="A"), make_candidate(code="C", status="closed")])
+    assert Ranking(ranking.suggestions, ()) != ranking
+    assert Ranking((), ranking.excluded) != ranking
+    assert Ranking(ranking.suggestions, ranking.excluded) == ranking
+
+
+def test_antipodes_where_rounding_passes_one() -> None:
+    # Here the haversine term comes out as 1.0000000000000002: clamped to 1, half the circumference.
+    a, b = (-11.056008330198168, -1.4992175852974583), (11.056008330198168, 178.50078241470254)
+    assert haversine_km(a, b) == pytest.approx(math.pi * 6371.0)
+    assert haversine_km(a, a) == 0.0
