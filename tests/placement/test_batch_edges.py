@@ -3,6 +3,7 @@ the combined objective at their smallest, the 64-bit guard at its limit, and the
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from placement import batch
@@ -113,3 +114,45 @@ def test_the_flow_refuses_scores_past_64_bits_and_takes_those_below():
         batch_assign([one(1, {"A": limit})], {"A": 1})
     below = batch_assign([one(1, {"A": limit - 1})], {"A": 1})
     assert below.assignment == {1: "A"} and below.score == limit - 1
+
+
+# --- the greedy starts of the 0-1 program (CP-SAT improves on them, so the optimum tests cannot see them) ---------
+
+GREEDY_REQUESTS = [
+    one(1, {"A": 5, "B": 9}, beds=2),      # B has one bed: only A fits, exactly
+    one(2, {"A": 1, "B": 3}, urgent=True),
+    one(3, {"A": 4, "B": 8}),
+]
+GREEDY_FREE = {"A": 2, "B": 1}
+
+
+def greedy_assignment(**kwargs) -> dict[int, str]:
+    pairs = batch._pairs(GREEDY_REQUESTS, GREEDY_FREE)
+    chosen = kwargs.pop("chosen", None)
+    if chosen is not None:
+        chosen = np.array([(pairs.requests[r].id, pairs.codes[s]) in chosen
+                           for r, s in zip(pairs.request.tolist(), pairs.shelter.tolist())], dtype=bool)
+    return batch._assignment(pairs, batch._greedy(pairs, chosen, **kwargs))
+
+
+def test_greedy_urgent_first_then_fewer_beds_each_to_its_best_option_with_room():
+    # 2 (urgent) takes B, its best; 3 (one bed) finds B full and takes A; 1 (two beds) finds one left in A
+    assert greedy_assignment() == {2: "B", 3: "A"}
+
+
+def test_greedy_by_id_when_beds_do_not_come_first():
+    # 2 takes B; then 1 fills A exactly; 3 finds no room
+    assert greedy_assignment(fewer_beds_first=False) == {2: "B", 1: "A"}
+
+
+def test_greedy_keeps_what_is_chosen_and_places_the_rest():
+    assert greedy_assignment(chosen={(3, "A")}) == {3: "A", 2: "B"}
+    assert greedy_assignment(chosen={(1, "A")}) == {1: "A", 2: "B"}
+
+
+def test_greedy_by_score_urgent_first_then_best_pairs():
+    pairs = batch._pairs(GREEDY_REQUESTS, GREEDY_FREE)
+    chosen = batch._greedy_by_score(pairs)
+    # 2 (urgent) takes B; then the pairs by score: 3 in B (full), 1 in A (5), 3 in A (no room left)
+    assert batch._assignment(pairs, chosen) == {2: "B", 1: "A"}
+    assert batch._levels(pairs, chosen) == (1, 2, 8)
