@@ -25,6 +25,8 @@ from placement.engine import (
     Reason,
     Suggestion,
     Weights,
+    banded_suggestions,
+    distance_band,
     hard_reasons,
     haversine_km,
     rank_shelters,
@@ -239,3 +241,20 @@ def test_antipodes_where_rounding_passes_one() -> None:
     a, b = (-11.056008330198168, -1.4992175852974583), (11.056008330198168, 178.50078241470254)
     assert haversine_km(a, b) == pytest.approx(math.pi * 6371.0)
     assert haversine_km(a, a) == 0.0
+
+
+def test_one_usable_bed_taken_is_not_no_usable_beds() -> None:
+    shelter = make_candidate(usable=1, occupied=1, held=0)
+    assert hard_reasons(make_profile(), shelter) == (Reason("no_free_beds", "no free bed: 1 of 1 taken"),)
+    assert rank_shelters(make_profile(), [shelter]).excluded[0].reasons == hard_reasons(make_profile(), shelter)
+
+
+@pytest.mark.parametrize(("points", "weight", "band"), [
+    (0, 30, (0, 0)), (3, 0, (0, 0)), (-2, 30, (0, 0)), (5, -1, (0, 0)),
+    (1, 1, (4, 0)),      # the smallest weight: a point is the nearest band, shown as its lower edge 0
+    (1, 2, (2, 0)), (2, 2, (4, 1)),
+])
+def test_distance_bands_at_the_smallest_weights(points: int, weight: int, band: tuple[int, int]) -> None:
+    assert distance_band(points, weight) == band
+    (banded,) = banded_suggestions([{"shelter": "S", "score": points, "terms": {"distance": points}}], weight)
+    assert (banded["distance_band"], banded["terms"]["distance"]) == band
