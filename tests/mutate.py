@@ -37,6 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENTS = ROOT / "tests" / "mutation_equivalents.txt"
 REPORT = ROOT / "mutation-report.txt"
 
+# Files whose tests use the app's database (one per run, made by the parent): their mutants run one at a time.
+USES_DATABASE = {"shelters/figures.py"}
+
 # Each file and its own tests (the first failing test ends a mutant's run, so the quick ones come first).
 TARGETS: dict[str, list[str]] = {
     "alerts/rules.py": ["tests/alerts/test_rules.py", "tests/alerts/test_rule_boundaries.py"],
@@ -284,7 +287,7 @@ def _preload() -> None:
             pass
 
 
-def run(relpath: str, timeout: float, out, only: set[str] | None = None
+def run(relpath: str, timeout: float, out, only: set[str] | None = None, jobs: int = 1
         ) -> tuple[int, int, list[tuple[Mutant, str]], list[tuple[Mutant, str]]]:
     """Mutants of one file: (total, killed, survivors not listed, equivalents that survived)."""
     module_name = relpath.removesuffix(".py").replace("/", ".")
@@ -302,33 +305,57 @@ def run(relpath: str, timeout: float, out, only: set[str] | None = None
     if _fork_run(module_name, tree, filename, tests, timeout) != 0:
         raise SystemExit(f"{relpath}: its tests fail without any mutant ({', '.join(tests)})")
     timeout = min(timeout, max(10.0, 4 * (time.monotonic() - started)))
-    for n, mutant in enumerate(mutants, 1):
-        mutated = mutate(tree, mutant)
-        try:
-            compile(mutated, filename, "exec")
-        except (SyntaxError, ValueError):
-            killed += 1  # cannot even be built
-            continue
-        started = time.monotonic()
-        outcome = _fork_run(module_name, mutated, filename, tests, timeout)
-        seconds = time.monotonic() - started
-        if outcome == 0:
-            if mutant.id in equivalents:
-                equivalent.append((mutant, equivalents[mutant.id]))
-                status = "equivalent"
+    # Mutants run `jobs` at a time, except where the tests share the one database the parent made.
+    jobs = 1 if relpath in USES_DATABASE else max(1, jobs)
+    pending = list(enumerate(mutants, 1))
+    running: dict[int, tuple[int, Mutant, float]] = {}
+    results: list[tuple[int, Mutant, str]] = []
+    while pending or running:
+        while pending and len(running) < jobs:
+            n, mutant = pending.pop(0)
+            mutated = mutate(tree, mutant)
+            try:
+                compile(mutated, filename, "exec")
+            except (SyntaxError, ValueError):
+                results.append((n, mutant, "killed"))  # cannot even be built
+                continue
+            running[_fork(module_name, mutated, filename, tests)] = (n, mutant, time.monotonic())
+        for pid, (n, mutant, began) in list(running.items()):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                code: int | None = os.waitstatus_to_exitcode(status)
+            elif time.monotonic() - began > timeout:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                code = None
             else:
-                survivors.append((mutant, ""))
-                status = "SURVIVED"
+                continue
+            del running[pid]
+            if code == 0:
+                outcome = "equivalent" if mutant.id in equivalents else "SURVIVED"
+            else:
+                outcome = "timeout" if code is None else "killed"
+            results.append((n, mutant, outcome))
+            print(f"[{relpath} {n}/{len(mutants)}] {outcome:10} {time.monotonic() - began:5.1f}s {mutant.id} "
+                  f"(line {mutant.line})", file=out, flush=True)
+        time.sleep(0.02)
+    for n, mutant, outcome in sorted(results, key=lambda r: r[0]):
+        if outcome == "equivalent":
+            equivalent.append((mutant, equivalents[mutant.id]))
+        elif outcome == "SURVIVED":
+            survivors.append((mutant, ""))
         else:
             killed += 1
-            status = "timeout" if outcome is None else "killed"
-        print(f"[{relpath} {n}/{len(mutants)}] {status:10} {seconds:5.1f}s {mutant.id} (line {mutant.line})",
-              file=out, flush=True)
     return len(mutants), killed, survivors, equivalent
 
 
 def _fork_run(module_name: str, tree: ast.Module, filename: str, tests: list[str], timeout: float) -> int | None:
     """Run `tests` in a forked child with `tree` as the module: pytest's exit code, None after `timeout`."""
+    return _wait(_fork(module_name, tree, filename, tests), timeout)
+
+
+def _fork(module_name: str, tree: ast.Module, filename: str, tests: list[str]) -> int:
+    """Start a forked child running `tests` with `tree` as the module; its process id."""
     pid = os.fork()
     if pid == 0:  # the child
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -339,7 +366,7 @@ def _fork_run(module_name: str, tree: ast.Module, filename: str, tests: list[str
             code = _run_child(module_name, tree, filename, tests)
         finally:
             os._exit(code)
-    return _wait(pid, timeout)
+    return pid
 
 
 def _wait(pid: int, timeout: float) -> int | None:
@@ -362,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="at most this many seconds a mutant (4 times the unmutated run, at least 10)")
     parser.add_argument("--list", action="store_true", help="only list the mutants")
     parser.add_argument("--report", type=Path, default=REPORT)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="mutants run at once (default: one per core; one for tests that use the database)")
     parser.add_argument("--only", action="append", metavar="ID", help="run only this mutant (repeatable)")
     args = parser.parse_args(argv)
     files = args.files or sorted({i.split(":")[0] for i in args.only or ()}) or list(TARGETS)
@@ -379,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     all_ids = set()
     for relpath in files:
         all_ids.update(m.id for m in mutants_of(relpath))
-        total, killed, survivors, equivalent = run(relpath, args.timeout, sys.stderr, set(args.only) if args.only else None)
+        total, killed, survivors, equivalent = run(relpath, args.timeout, sys.stderr, set(args.only) if args.only else None, args.jobs)
         share = (killed + len(equivalent)) / total if total else 1.0
         summary.append(f"{relpath}: {total} mutants, {killed} killed ({killed / max(1, total):.1%}), "
                        f"{len(equivalent)} equivalent, {len(survivors)} surviving; "
