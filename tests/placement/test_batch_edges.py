@@ -156,3 +156,14 @@ def test_greedy_by_score_urgent_first_then_best_pairs():
     # 2 (urgent) takes B; then the pairs by score: 3 in B (full), 1 in A (5), 3 in A (no room left)
     assert batch._assignment(pairs, chosen) == {2: "B", 1: "A"}
     assert batch._levels(pairs, chosen) == (1, 2, 8)
+
+
+def test_a_batch_out_of_time_before_its_model_is_built_returns_the_best_greedy_start():
+    result = batch_assign(GREEDY_REQUESTS, GREEDY_FREE, time_limit_s=0)
+    # W_placed = (9 + 1)(3 + 1) = 40 (the highest option score counts even where it does not fit), W_urgent = 160
+    assert objective_weights(GREEDY_REQUESTS) == (160, 40)
+    assert result.assignment == {2: "B", 1: "A"}  # the best of the three starts: (1 urgent, 2 placed, score 8)
+    assert (result.placed, result.urgent_placed, result.score, result.objective) == (2, 1, 8, 160 + 80 + 8)
+    # nothing proven: each level's ceiling (1 urgent, 3 placed, best options 5 + 3 + 8) bounds it
+    assert (result.bound, result.optimal, result.method) == (160 * 1 + 40 * 3 + 16, False, "mip")
+    assert result.gap == (296 - 248) / 296

@@ -258,3 +258,20 @@ def test_distance_bands_at_the_smallest_weights(points: int, weight: int, band: 
     assert distance_band(points, weight) == band
     (banded,) = banded_suggestions([{"shelter": "S", "score": points, "terms": {"distance": points}}], weight)
     assert (banded["distance_band"], banded["terms"]["distance"]) == band
+
+
+def test_a_suggestion_without_a_distance_term_is_in_no_band() -> None:
+    (banded,) = banded_suggestions([{"shelter": "S", "score": 5, "terms": {"language": 5}}], 30)
+    assert banded == {"distance_band": 0, "score": 5, "shelter": "S", "terms": {"language": 5, "distance": 0}}
+
+
+@pytest.mark.parametrize(("lat", "lon"), [(42.6, math.nan), (math.nan, 21.1), (42.6, math.inf), (None, 21.1)])
+def test_a_shelter_needs_both_coordinates_finite_to_score_distance(lat: float | None, lon: float | None) -> None:
+    victim = make_profile(location=PRISHTINE)
+    shelter = make_candidate(lat=lat, lon=lon)
+    assert score_terms(victim, shelter, Weights(), None)["distance"] == 0
+    assert rank_shelters(victim, [shelter]).suggestions[0].terms["distance"] == 0
+    # nor does a victim's position with one coordinate missing
+    placed = make_candidate()
+    assert score_terms(make_profile(location=(42.6, math.nan)), placed, Weights(), None)["distance"] == 0
+    assert rank_shelters(make_profile(location=(42.6, math.nan)), [placed]).suggestions[0].terms["distance"] == 0
