@@ -275,3 +275,12 @@ def test_a_shelter_needs_both_coordinates_finite_to_score_distance(lat: float | 
     placed = make_candidate()
     assert score_terms(make_profile(location=(42.6, math.nan)), placed, Weights(), None)["distance"] == 0
     assert rank_shelters(make_profile(location=(42.6, math.nan)), [placed]).suggestions[0].terms["distance"] == 0
+
+
+def test_a_shelter_at_the_antipode_of_the_traffickers_region_is_as_far_as_can_be() -> None:
+    a, b = (-11.056008330198168, -1.4992175852974583), (11.056008330198168, 178.50078241470254)
+    victim = make_profile(risk="high", trafficker_regions=frozenset({"Far"}), location=None)
+    shelter = make_candidate(region="Gjilan", lat=a[0], lon=a[1])
+    weights = Weights(distance=30)
+    assert score_terms(victim, shelter, weights, {"Far": b})["distance"] == 30
+    assert rank_shelters(victim, [shelter], weights, {"Far": b}).suggestions[0].terms["distance"] == 30
