@@ -284,3 +284,21 @@ def test_a_shelter_at_the_antipode_of_the_traffickers_region_is_as_far_as_can_be
     weights = Weights(distance=30)
     assert score_terms(victim, shelter, weights, {"Far": b})["distance"] == 30
     assert rank_shelters(victim, [shelter], weights, {"Far": b}).suggestions[0].terms["distance"] == 30
+
+
+def test_exclusions_quoting_different_figures_are_not_grouped_together() -> None:
+    victim = make_profile(risk="high", children=1)
+    shelters = [make_candidate(code="A", security="standard"), make_candidate(code="B", security="basic"),
+                make_candidate(code="C", status="closed"), make_candidate(code="D", status="suspended"),
+                make_candidate(code="E", usable=3, occupied=2, held=0), make_candidate(code="F", usable=4, occupied=3,
+                                                                                       held=0),
+                make_candidate(code="G", children_capacity=0), make_candidate(code="H", children_capacity=-1)]
+    ranking = rank_shelters(victim, shelters)
+    by_code = {c.code: c for c in shelters}
+    assert [e.shelter for e in ranking.excluded] == list("ABCDEFGH")
+    for exclusion in ranking.excluded:
+        assert exclusion.reasons == hard_reasons(victim, by_code[exclusion.shelter])
+    messages = {e.shelter: [r.message for r in e.reasons] for e in ranking.excluded}
+    assert messages["A"] == ["security standard, high risk needs high"]
+    assert messages["B"] == ["security basic, high risk needs high"]
+    assert messages["C"] == ["closed"] and messages["D"] == ["suspended"]
