@@ -12,6 +12,7 @@ import dataclasses
 import math
 import random
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -302,3 +303,17 @@ def test_exclusions_quoting_different_figures_are_not_grouped_together() -> None
     assert messages["A"] == ["security standard, high risk needs high"]
     assert messages["B"] == ["security basic, high risk needs high"]
     assert messages["C"] == ["closed"] and messages["D"] == ["suspended"]
+
+
+def test_distinct_rows_of_small_and_of_very_wide_keys() -> None:
+    from placement.engine import _distinct_rows
+
+    first, group = _distinct_rows(np.array([[0, 1], [1, 2], [0, 1], [5, 0]], dtype=np.int64))
+    assert first.tolist() == [0, 1, 3] and group.tolist() == [0, 1, 0, 2]
+    # spans whose product passes 2**62: numbered as 64-bit integers, (0, 2**32) would wrap round to (0, 0)
+    wide = np.array([[0, 0], [2**32 - 1, 0], [0, 2**32], [0, 0]], dtype=np.int64)
+    first, group = _distinct_rows(wide)
+    assert sorted(first.tolist()) == [0, 1, 2]
+    assert group[0] == group[3] and len({group[0], group[1], group[2]}) == 3
+    empty_first, empty_group = _distinct_rows(np.zeros((0, 3), dtype=np.int64))
+    assert (empty_first.tolist(), empty_group.tolist()) == ([], [])
