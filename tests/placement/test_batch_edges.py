@@ -167,3 +167,11 @@ def test_a_batch_out_of_time_before_its_model_is_built_returns_the_best_greedy_s
     # nothing proven: each level's ceiling (1 urgent, 3 placed, best options 5 + 3 + 8) bounds it
     assert (result.bound, result.optimal, result.method) == (160 * 1 + 40 * 3 + 16, False, "mip")
     assert result.gap == (296 - 248) / 296
+
+
+def test_out_of_time_the_by_id_greedy_start_wins_when_it_places_most():
+    # by id: 1 fills A exactly, 2 falls back to B, 3 takes B's other bed; fewer beds first and best pairs first
+    # both give A's beds to 2 and leave 1 out
+    requests = [one(1, {"A": 1}, beds=2), one(2, {"A": 5, "B": 1}), one(3, {"B": 6})]
+    result = batch_assign(requests, {"A": 2, "B": 2}, time_limit_s=0)
+    assert result.assignment == {1: "A", 2: "B", 3: "B"} and result.optimal is False
