@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test serve scheduler db demo fuzz clean translations
+.PHONY: run test install install-test serve scheduler db demo fuzz clean translations mutate
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -41,13 +41,19 @@ run: db
 	@$(FLASK) demo load || echo "(database already holds data: demo not loaded)"
 	SAFEHAVEN_SCHEDULER=1 $(FLASK) run --host $(HOST) --port $(PORT)
 
-## test: install with the test extras and run the whole suite (PostgreSQL too when TEST_DATABASE_URL is set)
+## test: install with the test extras and run the whole suite (PostgreSQL too when TEST_DATABASE_URL is set),
+## reporting line and branch coverage (pyproject's [tool.coverage.*])
 test: install-test translations
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)
 
 ## fuzz: many more generated API requests than the test suite's bounded run
 fuzz: install-test
 	SAFEHAVEN_FUZZ_EXAMPLES=$${SAFEHAVEN_FUZZ_EXAMPLES:-100} $(BIN)/python -m pytest tests/e2e/test_api_fuzz.py
+
+## mutate: mutation testing of the pure core against its own tests (tests/mutate.py, docs/testing.md); the
+## surviving mutants go to mutation-report.txt. MUTATE_FILES=alerts/rules.py runs one file.
+mutate: install-test
+	nice -n 10 $(BIN)/python -m tests.mutate $(MUTATE_FILES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -450,6 +450,7 @@ def test_ranking_respects_every_hard_constraint(victim: Profile, shelters: list[
     for code in suggested:
         assert violated(victim, by_code[code]) == set()
     for exclusion in ranking.excluded:
+        assert exclusion.reasons, f"{exclusion.shelter} excluded without a reason"
         assert {r.code for r in exclusion.reasons} == violated(victim, by_code[exclusion.shelter])
         assert all(r.message for r in exclusion.reasons)
         # Ranked on columns, explained exactly as shelter by shelter.
