@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
+from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
 from accounts.forms import Form, choices, choose_one, must_choose
 from errors import DomainError
