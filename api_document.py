@@ -27,7 +27,7 @@ from accounts.models import OrganisationKind, Role
 from accounts.permissions import ALL_ROLES
 from alerts.models import AlertStatus, Severity, SubjectType
 from alerts.rules import ALERT_KINDS
-from placement.models import DECLINE_REASONS, RequestStatus, Urgency
+from placement.models import DECLINE_REASONS, REJECT_REASONS, RequestStatus, Urgency
 from shelters.models import (
     EXPLOITATION_FORMS,
     SERVICES,
@@ -53,6 +53,7 @@ ENUMS: dict[str, tuple[tuple[str, ...], str]] = {
     "CaseStatus": (tuple(CaseStatus), "where a case stands"),
     "DischargeReason": (tuple(DischargeReason), "why a stay ended (`other` needs a `note`)"),
     "DeclineReason": (tuple(DECLINE_REASONS), "why a victim declined shelter (`other` needs a `note`)"),
+    "RejectReason": (tuple(REJECT_REASONS), "why a shelter rejected a request (`other` needs a `note`)"),
     "Urgency": (tuple(Urgency), "how soon a bed is needed"),
     "PlacementStatus": (tuple(RequestStatus), "where a placement request stands"),
     "AlertKind": (ALERT_KINDS, "what an alert is about"),

@@ -53,7 +53,7 @@ def _trails(pool: list[Any], profiles: list[Any], target: str, requests: int, we
         fate = rng.random()
         if chosen == target:
             if fate < 0.2:
-                events.append(Event("rejected", "reserved", target, "no bed for the child"))
+                events.append(Event("rejected", "reserved", target, "cannot_meet_needs"))
             elif fate < 0.4:
                 events.append(Event("declined", "reserved", target))
             else:

@@ -148,8 +148,9 @@ def accept(request_id: int) -> Response:
 @blp.arguments(schemas.RejectIn)
 @blp.response(200, schemas.PlacementOut)
 def reject(data: dict[str, Any], request_id: int) -> Response:
+    """The shelter refuses, with a `RejectReason` code and an optional note; the bed is freed."""
     return _act(request_id, False, lambda user, req: services.reject(db.session, user, utcnow(), req,
-                                                                     data["reason"]))
+                                                                     data["reason"], data.get("note")))
 
 
 @blp.route("/placements/<int:request_id>/admit", methods=["POST"])

@@ -7,13 +7,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
+from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
 from accounts.forms import Form, choices, choose_one, must_choose
 from errors import DomainError
 from i18n import lazy_gettext as _l
 from i18n import lazy_pgettext
-from placement.models import DECLINE_REASONS, RequestStatus, Urgency
+from placement.models import DECLINE_REASONS, REJECT_REASONS, RequestStatus, Urgency
 from shelters.forms import CaseForm, MultiCheckboxField
 
 URGENCY_LABELS = {
@@ -46,6 +46,16 @@ DECLINE_LABELS = {
     "other": _l("Other (say why in the note)"),
 }
 assert set(DECLINE_LABELS) == set(DECLINE_REASONS), "a decline reason without a label"
+
+# Every reason a shelter may give for rejecting a request, as the manager chooses it and every reader reads it.
+REJECT_LABELS = {
+    "no_free_bed": _l("No free bed after all"),
+    "cannot_meet_needs": _l("Cannot meet the victim's needs"),
+    "security_concern": _l("Security concern"),
+    "no_staff_available": _l("No staff available"),
+    "other": _l("Other reason"),
+}
+assert set(REJECT_LABELS) == set(REJECT_REASONS), "a reject reason without a label"
 
 # Where a decision taken on the shelter's board sends the manager back to.
 BACK_TO_BOARD = "board"
@@ -97,9 +107,10 @@ class ReserveForm(Form):
 
 
 class RejectForm(DecisionForm):
-    reason = TextAreaField(_l("Reason for rejecting"),
-                           validators=[DataRequired(_l("A reason is required.")), Length(max=500)],
-                           filters=[_strip], render_kw={"maxlength": 500})
+    reason = SelectField(_l("Reason for rejecting"), choices=choose_one(REJECT_LABELS.items()),
+                         validators=[must_choose()])
+    note = TextAreaField(_l("Note (required for other)"), validators=[Optional(), Length(max=1000)],
+                         filters=[_strip], render_kw={"maxlength": 1000})
 
 
 class DeclineForm(Form):

@@ -64,6 +64,15 @@ DECLINE_REASONS = (
     "other",
 )
 
+# Why a shelter refuses a request it holds a bed for ('other' needs a note; a note may go with any code).
+REJECT_REASONS = (
+    "no_free_bed",
+    "cannot_meet_needs",
+    "security_concern",
+    "no_staff_available",
+    "other",
+)
+
 
 class PlacementRequest(db.Model):
     __tablename__ = "placement_requests"
@@ -121,6 +130,8 @@ class PlacementEvent(db.Model):
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))
     shelter_code: Mapped[str | None] = mapped_column(String(16))
+    # A rejection's REJECT_REASONS code (its free text in `note`); null on every other transition.
+    reason: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
 
     request: Mapped[PlacementRequest] = relationship(back_populates="events")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from paging import PageQuery, next_cursor_field
-from placement.models import DECLINE_REASONS, RequestStatus, Urgency
+from placement.models import DECLINE_REASONS, REJECT_REASONS, RequestStatus, Urgency
 from rest import Output
 
 CODE = fields.String(validate=validate.Regexp(r"^[A-Z0-9][A-Z0-9-]{0,15}$", error="a shelter code"))
@@ -30,9 +30,14 @@ class ReserveIn(Schema):
 
 
 class RejectIn(Schema):
-    """Why the shelter refuses (free text)."""
+    """Why the shelter refuses: a `RejectReason` code, with `note` for free text (required with `other`)."""
 
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500), metadata={
+        "description": "a `RejectReason` code (" + ", ".join(f"`{r}`" for r in REJECT_REASONS) + "). For clients "
+                       "written when the reason was free text, any other text is accepted and kept as the `note` "
+                       "under the code `other`", "example": "cannot_meet_needs"})
+    note = fields.String(allow_none=True, validate=validate.Length(max=1000), metadata={
+        "description": "free text; required when `reason` is `other`", "example": "no room for a mother with a baby"})
 
 
 class DeclineIn(Schema):
@@ -89,6 +94,8 @@ class EventOut(Output):
     from_status = fields.String(allow_none=True, validate=validate.OneOf(list(RequestStatus)))
     to_status = fields.String(validate=validate.OneOf(list(RequestStatus)))
     shelter = fields.String(allow_none=True, metadata={"description": "null where the reader may not know it"})
+    reason = fields.String(allow_none=True, validate=validate.OneOf(list(REJECT_REASONS)), metadata={
+        "description": "on a rejection, the shelter's `RejectReason` code (its free text in `note`); null otherwise"})
     note = fields.String(allow_none=True)
 
 
@@ -112,7 +119,9 @@ class PlacementOut(Output):
     expires_at = fields.DateTime(allow_none=True)
     stay_id = fields.Integer(allow_none=True, metadata={"description": "as `shelter`"})
     transfer = fields.Boolean()
-    reason = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True, metadata={
+        "description": "why it ended: a `DeclineReason` code when declined, a `RejectReason` code when the shelter "
+                       "rejected it (free text in `note`)"})
     note = fields.String(allow_none=True)
     suggestions = fields.List(fields.Nested(SuggestionOut), metadata={
         "description": "the ranking as shown when the request was made: for the requester and the secretariat "

@@ -33,7 +33,7 @@ def event_json(event: PlacementEvent, user: User, request: PlacementRequest) -> 
                     and shelter is None and user.role != Role.SECRETARIAT)
     return {"at": event.at, "by": None if actor is None or hidden_actor else actor.username,
             "by_role": actor.role if actor is not None else None, "from_status": event.from_status,
-            "to_status": event.to_status, "shelter": shelter, "note": event.note}
+            "to_status": event.to_status, "shelter": shelter, "reason": event.reason, "note": event.note}
 
 
 def placement_json(request: PlacementRequest, user: User, shown: services.ShownRanking | None = None

@@ -31,6 +31,7 @@ from placement.models import (
     ACTIVE,
     DECLINE_REASONS,
     HOLDING,
+    REJECT_REASONS,
     WAITING,
     PlacementEvent,
     PlacementRequest,
@@ -42,6 +43,7 @@ from shelters import services as shelter_services
 from shelters.models import Case, CaseStatus, Reservation, Shelter, Stay
 
 REJECT_REASON_MAX = 500
+REJECT_NOTE_MAX = 1000
 
 
 @dataclass(frozen=True)
@@ -171,14 +173,15 @@ TRANSITION_LISTENERS: list[Callable[[Session, datetime, PlacementRequest, str | 
 
 
 def _transition(session: Session, actor: User | None, now: datetime, request: PlacementRequest, to: str,
-                note: str | None = None, *, shelter: Shelter | None = None) -> None:
+                note: str | None = None, *, shelter: Shelter | None = None, reason: str | None = None) -> None:
     """Move the request to `to`, timestamped, attributed and audited; the event names `shelter` (default: the
-    request's own). Notes never name a shelter: pages show the event's shelter only to who may know it."""
+    request's own) and, for a rejection, its `reason` code. Notes never name a shelter: pages show the event's
+    shelter only to who may know it."""
     shelter = shelter or request.shelter
     from_status = request.status
     event = PlacementEvent(request_id=request.id, at=now, actor_id=actor.id if actor else None,
                            from_status=from_status, to_status=to,
-                           shelter_code=shelter.code if shelter else None, note=note)
+                           shelter_code=shelter.code if shelter else None, reason=reason, note=note)
     session.add(event)
     request.status = to
     request.updated_at = now
@@ -388,18 +391,30 @@ def accept(session: Session, actor: User, now: datetime, request: PlacementReque
     return request
 
 
-def reject(session: Session, actor: User, now: datetime, request: PlacementRequest, reason: str) -> PlacementRequest:
-    """The shelter refuses, with a reason; the bed is freed and the requester may reserve elsewhere."""
+def reject(session: Session, actor: User, now: datetime, request: PlacementRequest, reason: str,
+           note: str | None = None) -> PlacementRequest:
+    """The shelter refuses, with a REJECT_REASONS code ('other' needs a note); the bed is freed and the
+    requester may reserve elsewhere. A `reason` that is no code (the contract's free text, from clients written
+    before the codes) is kept as the note under the code 'other'."""
     reason = (reason or "").strip()
-    if not reason or len(reason) > REJECT_REASON_MAX:
-        raise Invalid(_l("a reason of 1 to %(max)s characters is required", max=REJECT_REASON_MAX),
+    note = (note or "").strip() or None
+    if not reason:
+        raise Invalid(_l("reason must be one of %(values)s", values=", ".join(REJECT_REASONS)),
                       fields={"reason": "required"})
+    if reason not in REJECT_REASONS:
+        if len(reason) > REJECT_REASON_MAX:
+            raise Invalid(_l("a reason of 1 to %(max)s characters is required", max=REJECT_REASON_MAX),
+                          fields={"reason": "too long"})
+        reason, note = "other", reason if note is None else f"{reason} · {note}"
+    if reason == "other" and not note:
+        raise Invalid(_l("say why in the note"), fields={"note": "required for other"})
+    if note and len(note) > REJECT_NOTE_MAX:
+        raise Invalid(_l("the note is too long"), fields={"note": f"at most {REJECT_NOTE_MAX} characters"})
     expire_if_due(session, now, request)
     _require(request, HOLDING, "rejected")
     _release(session, now, request, "rejected")
-    request.reason = "rejected_by_shelter"
-    request.note = reason
-    _transition(session, actor, now, request, RequestStatus.REJECTED, reason)
+    request.reason, request.note = reason, note
+    _transition(session, actor, now, request, RequestStatus.REJECTED, note, reason=reason)
     return request
 
 

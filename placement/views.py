@@ -46,6 +46,7 @@ from placement.engine import DISTANCE_BANDS, TERMS
 from placement.forms import (
     BACK_TO_BOARD,
     DECLINE_LABELS,
+    REJECT_LABELS,
     REQUEST_STATUS_NAMES,
     URGENCY_LABELS,
     CancelForm,
@@ -111,8 +112,12 @@ def actor_label(event: dict[str, Any]) -> str:
     return str(_ACTOR_ROLES.get(role, _l("system"))) if role else _("system")
 
 
-def timeline_note(note: str | None) -> str:
-    """A timeline note: the system's own in the reader's language, a decline reason by its label, else as typed."""
+def timeline_note(note: str | None, reason: str | None = None) -> str:
+    """A timeline note: the system's own in the reader's language, a decline reason by its label, else as typed;
+    a rejection's reason code by its label, then its note."""
+    if reason:
+        label = str(REJECT_LABELS.get(reason, reason))
+        return f"{label} · {note}" if note else label
     if not note:
         return ""
     label = _SYSTEM_NOTES.get(note) or DECLINE_LABELS.get(note)
@@ -295,6 +300,7 @@ def _detail(
         status_label=STATUS_LABELS.get(req.status, req.status),
         urgencies=URGENCY_LABELS,
         decline_labels=DECLINE_LABELS,
+        reject_labels=REJECT_LABELS,
         suggestions=_suggestion_rows(now, data["suggestions"], settings.weights),
         distance_bands=not permissions.sees_exact_distances(user), band_count=DISTANCE_BANDS,
         actor_of=actor_label,
@@ -395,7 +401,7 @@ def accept(request_id: int) -> Any:
 @roles_required(Role.SHELTER_MANAGER)
 def reject(request_id: int) -> Any:
     def action(user: User, req: PlacementRequest, form: RejectForm) -> str:
-        services.reject(db.session, user, utcnow(), req, form.reason.data)
+        services.reject(db.session, user, utcnow(), req, form.reason.data, form.note.data or None)
         return _("Case %(code)s rejected; the bed is free again.", code=req.case.code)
 
     return _act(request_id, owner=False, form=RejectForm(), slot="reject", action=action)

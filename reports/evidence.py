@@ -173,12 +173,12 @@ def request_trails(session: Session, shelter: Shelter, period: Period) -> list[R
     rows = _rows(session, shelter, period)
     events: dict[int, list[Event]] = defaultdict(list)
     in_period = (PlacementRequest.created_at >= period.start_at, PlacementRequest.created_at < period.end_at)
-    for rid, to, frm, code, note in session.execute(
+    for rid, to, frm, code, reason in session.execute(
             select(PlacementEvent.request_id, PlacementEvent.to_status, PlacementEvent.from_status,
-                   PlacementEvent.shelter_code, PlacementEvent.note)
+                   PlacementEvent.shelter_code, PlacementEvent.reason)
             .join(PlacementRequest, PlacementRequest.id == PlacementEvent.request_id)
             .where(*in_period).order_by(PlacementEvent.id)):
-        events[rid].append(Event(to, frm, code, note if to == "rejected" else None))
+        events[rid].append(Event(to, frm, code, reason if to == "rejected" else None))
     stays = {rid: StayRecord(admitted, discharged, reason) for rid, admitted, discharged, reason in session.execute(
         select(PlacementRequest.id, Stay.admitted_at, Stay.discharged_at, Stay.discharge_reason)
         .join(Stay, Stay.id == PlacementRequest.stay_id)

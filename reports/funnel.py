@@ -49,12 +49,13 @@ class Entry:
 
 @dataclass(frozen=True)
 class Event:
-    """One transition of a request, as stored: to which state, from which, and at which shelter."""
+    """One transition of a request, as stored: to which state, from which, and at which shelter; a rejection's
+    reason code (REJECT_REASONS)."""
 
     to_status: str
     from_status: str | None
     shelter: str | None
-    note: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ class Funnel:
     ranked_lower: Mapping[str, int] = field(hash=False)  # eligible, not in the top 3: deciding term -> requests
     passed_over: Mapping[str, int] = field(hash=False)  # eligible, another chosen: deciding term -> requests
     never_placed: int = 0  # eligible, no bed reserved anywhere from the request
-    rejected: Mapping[str, int] = field(hash=False, default_factory=dict)  # the shelter's reason -> requests
+    rejected: Mapping[str, int] = field(hash=False, default_factory=dict)  # reject reason code -> rejections
     declined: Mapping[str, int] = field(hash=False, default_factory=dict)  # victim's reason -> requests
     expired: int = 0  # holds at this shelter that ran out
     cancelled: int = 0  # requests cancelled while holding a bed here
@@ -200,7 +201,7 @@ def shelter_funnel(shelter: str, trails: Iterable[RequestTrail], now: datetime) 
             accepted += 1
         for e in here:
             if e.to_status == "rejected":
-                rejected[(e.note or "").strip() or "-"] += 1
+                rejected[e.reason or "other"] += 1
             elif e.to_status == "expired":
                 expired += 1
             elif e.to_status == "declined" and e.from_status in ("reserved", "accepted"):

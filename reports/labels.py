@@ -27,6 +27,11 @@ DECLINE_REASON = {
     "shelter_too_far": _l("The shelter is too far"), "shelter_rules": _l("The shelter's rules"),
     "stays_with_family_or_friends": _l("Stays with family or friends"), "other": _l("Other reason"),
 }
+REJECT_REASON = {
+    "no_free_bed": _l("No free bed after all"), "cannot_meet_needs": _l("Cannot meet the victim's needs"),
+    "security_concern": _l("Security concern"), "no_staff_available": _l("No staff available"),
+    "other": _l("Other reason"),
+}
 OTHER = {NOT_RECORDED: _l("Not recorded")}
 
 

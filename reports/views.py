@@ -431,7 +431,7 @@ def funnel_sections(funnel: Any) -> dict[str, Any]:
         "passed_over": [(str(DECIDING_TERMS.get(k, k)), n) for k, n in funnel.passed_over.items()],
         "declined": [(labels.label(labels.DECLINE_REASON, k), n) for k, n in funnel.declined.items()],
         "left_early": [(labels.label(labels.DISCHARGE_REASON, k), n) for k, n in funnel.left_early.items()],
-        "rejected": list(funnel.rejected.items()),
+        "rejected": [(labels.label(labels.REJECT_REASON, k), n) for k, n in funnel.rejected.items()],
     }
 
 

@@ -156,3 +156,40 @@ def test_0012_gives_stored_rankings_their_values_and_takes_them_back(migrated_ur
                          "FULL": [{"free": 0, "taken": 1, "usable": 1}]}
         db.session.remove()
         db.engine.dispose()
+
+
+def test_0016_keeps_earlier_rejections_as_other_with_their_text(migrated_url, now):
+    from flask import current_app
+
+    from placement import services as placement
+    from placement.models import PlacementEvent, PlacementRequest
+    from tests.fixtures.factories import Factory
+
+    app = create_app(TestConfig(migrated_url))
+    with app.app_context():
+        upgrade()
+        make = Factory(db.session, now)
+        shelter = make.shelter("S")
+        officer = make.user("police")
+        settings = placement.Settings.from_config(current_app.config)
+        request = placement.create_request(db.session, officer, now, make.case(created_by=officer), settings)
+        placement.reserve(db.session, officer, now, request, "S", settings)
+        placement.reject(db.session, make.manager(shelter), now, request, "security_concern", "seen outside")
+        db.session.commit()
+        request_id = request.id
+        db.session.remove()
+        downgrade(revision="0015_onboarding")
+        with db.engine.begin() as conn:
+            assert conn.execute(text("SELECT reason, note FROM placement_requests")).one() == (
+                "rejected_by_shelter", "seen outside")
+            # A rejection as 0015 wrote it: the free text as the event's note.
+            conn.execute(text("UPDATE placement_events SET note = 'full tonight' WHERE to_status = 'rejected'"))
+            conn.execute(text("UPDATE placement_requests SET note = 'full tonight'"))
+        upgrade()
+        stored = db.session.get(PlacementRequest, request_id)
+        assert (stored.reason, stored.note) == ("other", "full tonight")
+        events = db.session.scalars(select(PlacementEvent).where(PlacementEvent.request_id == request_id)).all()
+        assert [(e.to_status, e.reason, e.note) for e in events if e.reason or e.to_status == "rejected"] == [
+            ("rejected", "other", "full tonight")]
+        db.session.remove()
+        db.engine.dispose()

@@ -88,6 +88,43 @@ def test_decline_with_reason_and_bad_reason(api_as, make, pvpt):
     assert declined.get_json()["status"] == "declined"
 
 
+def _reserved(api_as, make, pvpt):
+    officer = make.user("police")
+    police = api_as(officer)
+    request_id = police.post("/placements", json={"case_code": make.case(officer).code}).get_json()["id"]
+    assert police.post(f"/placements/{request_id}/reserve", json={"shelter": "PVPT"}).status_code == 200
+    return police, request_id
+
+
+def test_reject_with_a_code_and_a_note(api_as, make, pvpt):
+    police, request_id = _reserved(api_as, make, pvpt)
+    manager = api_as(make.manager(pvpt))
+    path = f"/placements/{request_id}/reject"
+    for bad, field in (({}, "reason"), ({"reason": ""}, "reason"), ({"reason": "x" * 501}, "reason"),
+                       ({"reason": "no_free_bed", "note": "x" * 1001}, "note")):
+        answer = manager.post(path, json=bad)
+        assert answer.status_code == 422 and field in answer.get_json()["error"]["fields"], (bad, answer.get_json())
+    other = manager.post(path, json={"reason": "other"})
+    assert other.status_code == 422 and other.get_json()["error"]["fields"] == {"note": "required for other"}
+    assert police.get(f"/placements/{request_id}").get_json()["status"] == "reserved"  # nothing half-written
+    rejected = manager.post(path, json={"reason": "no_staff_available", "note": "two on sick leave"})
+    assert rejected.status_code == 200
+    body = police.get(f"/placements/{request_id}").get_json()
+    assert (body["status"], body["reason"], body["note"]) == ("rejected", "no_staff_available", "two on sick leave")
+    assert (body["timeline"][-1]["reason"], body["timeline"][-1]["note"]) == ("no_staff_available",
+                                                                               "two on sick leave")
+    assert [e["reason"] for e in body["timeline"][:-1]] == [None] * (len(body["timeline"]) - 1)
+
+
+def test_the_contracts_free_text_reason_is_kept_as_the_note_under_other(api_as, make, pvpt):
+    police, request_id = _reserved(api_as, make, pvpt)
+    rejected = api_as(make.manager(pvpt)).post(f"/placements/{request_id}/reject", json={"reason": " full tonight "})
+    assert rejected.status_code == 200
+    body = police.get(f"/placements/{request_id}").get_json()
+    assert (body["reason"], body["note"]) == ("other", "full tonight")
+    assert (body["timeline"][-1]["reason"], body["timeline"][-1]["note"]) == ("other", "full tonight")
+
+
 def test_batch_is_for_the_secretariat(api_as, make, pvpt):
     officer = make.user("police")
     api_as(officer).post("/placements", json={"case_code": make.case(officer).code})

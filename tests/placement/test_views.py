@@ -172,23 +172,48 @@ def test_the_board_panel_is_the_managers_only(client, pages, make, officer, rese
 
 def test_reject_needs_a_reason(client, pages, manager, reserved):
     pages.login(manager.username)
+    # The form: a reason to choose, never chosen for the manager, and a note beside it.
+    board = body(client.get("/shelters/PVPT"))
+    select = re.search(rf'<select[^>]*id="reject-{reserved.id}-reason".*?</select>', board, re.DOTALL).group(0)
+    assert all('value=""' in option for option in re.findall(r"<option[^>]*selected[^>]*>", select))
+    assert 'value="">Choose' in select and 'value="security_concern"' in select
+    assert f'id="reject-{reserved.id}-note"' in board
     # From the board (issue 16): refused, and the manager stays on the board, told why in a sentence.
-    response = pages.post(f"/placements/{reserved.id}/reject", {"reason": "   ", "back": "board"})
+    response = pages.post(f"/placements/{reserved.id}/reject", {"reason": "", "back": "board"})
     assert response.status_code == 302 and response.headers["Location"].endswith("/shelters/PVPT#incoming-heading")
     html = body(client.get("/shelters/PVPT"))
-    assert f"Nothing was changed for case {reserved.case.code}: A reason is required." in html
+    assert f"Nothing was changed for case {reserved.case.code}: Choose one." in html
     assert placement(reserved.id).status == "reserved"
     # From the request's page: the page again, the error beside the field.
-    response = pages.post(f"/placements/{reserved.id}/reject", {"reason": "   "})
+    response = pages.post(f"/placements/{reserved.id}/reject", {"reason": ""})
     assert response.status_code == 422
     html = body(response)
-    assert "A reason is required." in html and 'id="reject-reason-errors"' in html
+    assert "Choose one." in html and 'id="reject-reason-errors"' in html
+    # A typed reason is no code: refused like any other unknown choice.
+    assert pages.post(f"/placements/{reserved.id}/reject", {"reason": "no bed tonight"}).status_code == 422
+    # Other needs a note, said beside the note.
+    response = pages.post(f"/placements/{reserved.id}/reject", {"reason": "other"})
+    assert response.status_code == 422 and 'id="reject-note-errors"' in body(response)
     assert placement(reserved.id).status == "reserved"
-    response = pages.post(f"/placements/{reserved.id}/reject", {"reason": "no bed for a child tonight"})
+    response = pages.post(f"/placements/{reserved.id}/reject",
+                          {"reason": "cannot_meet_needs", "note": "no bed for a child tonight"})
     assert response.headers["Location"].endswith("/shelters/PVPT")  # the request is theirs no more
     req = placement(reserved.id)
-    assert req.status == "rejected" and req.note == "no bed for a child tonight"
+    assert req.status == "rejected" and (req.reason, req.note) == ("cannot_meet_needs", "no bed for a child tonight")
+    assert (req.events[-1].reason, req.events[-1].note) == ("cannot_meet_needs", "no bed for a child tonight")
     assert pages.post(f"/placements/{reserved.id}/accept").status_code == 404  # gone from them
+
+
+def test_the_rejection_reads_from_its_code_in_the_readers_language(client, pages, officer, manager, reserved):
+    pages.login(manager.username)
+    pages.post(f"/placements/{reserved.id}/reject", {"reason": "security_concern", "note": "seen outside"})
+    switch_to(pages, officer)
+    html = body(client.get(f"/placements/{reserved.id}"))
+    assert "The shelter rejected the request: Security concern · seen outside" in html
+    assert "<td>Security concern · seen outside</td>" in html  # the timeline
+    pages.post("/language", {"language": "sq"}, from_page=f"/placements/{reserved.id}")
+    html = body(client.get(f"/placements/{reserved.id}"))
+    assert "Security concern" not in html and "seen outside" in html
 
 
 def test_the_officer_sees_the_address_only_while_accepted(client, pages, make, officer, manager, reserved):

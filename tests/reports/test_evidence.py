@@ -34,7 +34,7 @@ def world(app, make):
     request(sex="male", needs=["interpretation"])  # 2: S excluded, men and interpretation
     third = request()  # 3: reserved at S, rejected by S
     placement.reserve(db.session, officer, T, third, "S", settings)
-    placement.reject(db.session, manager, T, third, "no bed for the child")
+    placement.reject(db.session, manager, T, third, "cannot_meet_needs", "no bed for the child")
     fourth = request()  # 4: reserved at S, declined by the victim
     placement.reserve(db.session, officer, T, fourth, "S", settings)
     placement.decline(db.session, officer, T, fourth, "fear_of_traffickers")
@@ -62,7 +62,7 @@ def test_the_funnel_from_the_stored_rankings_and_events(world):
         ("sex", {"sex": "male", "minor": False}, 2, 1),
         ("service", {"service": "interpretation"}, 1, 0),
     ]
-    assert dict(funnel.rejected) == {"no bed for the child": 1}
+    assert dict(funnel.rejected) == {"cannot_meet_needs": 1}  # by code: the note's free text stays out
     assert dict(funnel.declined) == {"fear_of_traffickers": 1}
     assert dict(funnel.left_early) == {"left_voluntarily": 1}
     assert sum(funnel.passed_over.values()) == 1 and funnel.never_placed == 0
@@ -102,7 +102,12 @@ def test_the_page_shows_every_number_in_the_readers_language(world, client, page
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "does not take men" in text and "2 of 7 requests" in text
-    assert "Fear of the traffickers" in text and "no bed for the child" in text
+    assert "Fear of the traffickers" in text
+    # Rejections tallied by their code, worded in the reader's language; a note's free text stays out.
+    assert "Cannot meet the victim&#39;s needs" in text and "no bed for the child" not in text
+    pages.post("/language", {"language": "sq"}, from_page="/overview/shelters/S/funnel")
+    text = client.get("/overview/shelters/S/funnel?from=2026-05-01&to=2026-05-31").get_data(as_text=True)
+    assert "Cannot meet the victim" not in text and "Fear of the traffickers" not in text
     assert client.get("/overview/shelters/S/funnel?from=2026-05-31&to=2026-05-01").status_code == 400
     assert client.get("/overview/shelters/NOPE/funnel").status_code == 404
 
@@ -131,6 +136,7 @@ def test_the_api_answers_the_same_funnel(world, api_as, make):
     assert body["exclusions"][0] == {"code": "sex", "values": {"sex": "male", "minor": False}, "requests": 2,
                                      "only_reason": 1}
     assert body["leaks"]["declined"] == {"fear_of_traffickers": 1}
+    assert body["leaks"]["rejected"] == {"cannot_meet_needs": 1}
     assert body["period"] == {"from": "2026-05-01", "to": "2026-05-31"}
     refused = api.get("/reports/shelters/S/funnel?from=yesterday")
     assert refused.status_code == 422 and "from" in refused.get_json()["error"]["fields"]

@@ -36,8 +36,8 @@ def _entry(code: str, **terms: int) -> Entry:
 
 def _events(*steps: tuple[str, str | None, str | None]) -> tuple[Event, ...]:
     out, previous = [], "open"
-    for to, shelter, note in steps:
-        out.append(Event(to, previous, shelter, note))
+    for to, shelter, reason in steps:
+        out.append(Event(to, previous, shelter, reason))
         previous = to
     return tuple(out)
 
@@ -73,9 +73,9 @@ def _trails() -> list[RequestTrail]:
     b = _entry("B", distance=10)
     add(rank=0, entry=_entry("S", distance=30, language=25), third=third, others={"B": b},
         events=_events(("reserved", "B", None)))
-    # Chosen: 1 rejected by S ("no bed for the child"), then reserved at A.
+    # Chosen: 1 rejected by S (cannot meet the needs), then reserved at A.
     add(rank=0, entry=_entry("S", distance=30), third=third, others={"A": a},
-        events=_events(("reserved", "S", None), ("rejected", "S", "no bed for the child"), ("reserved", "A", None)))
+        events=_events(("reserved", "S", None), ("rejected", "S", "cannot_meet_needs"), ("reserved", "A", None)))
     # Chosen: 1 declined by the victim while S held the bed (fear of traffickers).
     add(rank=0, entry=_entry("S", distance=30), third=third, decline_reason="fear_of_traffickers",
         events=_events(("reserved", "S", None), ("declined", "S", "fear_of_traffickers")))
@@ -109,7 +109,7 @@ def test_every_step_of_the_funnel_and_what_stopped_the_rest():
     assert dict(funnel.ranked_lower) == {"distance": 2}
     assert dict(funnel.passed_over) == {"language": 1, OFFICER_CHOICE: 1}
     assert funnel.never_placed == 2
-    assert dict(funnel.rejected) == {"no bed for the child": 1}
+    assert dict(funnel.rejected) == {"cannot_meet_needs": 1}
     assert dict(funnel.declined) == {"fear_of_traffickers": 1}
     assert (funnel.expired, funnel.cancelled, funnel.too_recent) == (1, 0, 1)
     assert dict(funnel.left_early) == {"left_voluntarily": 1}
