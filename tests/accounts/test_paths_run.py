@@ -41,7 +41,7 @@ def test_an_administrator_creates_a_user_through_the_api(api_as, make, client):
                                         "shelters": ["HAH"]})
     assert answer.status_code == 201, answer.get_json()
     assert answer.get_json() == {"username": "manager.new", "role": "shelter_manager", "organisation": None,
-                                 "shelters": ["HAH"], "active": True}
+                                 "shelters": ["HAH"], "active": True, "email": None, "timezone": None}
     officer = admin.post("/users", json={"username": "officer.new", "password": STRONG, "role": "police",
                                          "organisation": org.code})
     assert officer.status_code == 201, officer.get_json()

@@ -143,7 +143,7 @@ def test_stale_headcount_only_for_open_shelters():
     assert rules.stale_headcount(figures(status="closed", last_headcount_at=old), NOW, T) is None
 
 
-@pytest.mark.parametrize(("hours", "text"), [(0, "0 hours"), (1, "1 hour"), (2, "2 hours"), (47, "47 hours")])
+@pytest.mark.parametrize(("hours", "text"), [(1, "1 hour"), (2, "2 hours"), (47, "47 hours")])
 def test_spans_under_two_days_read_in_hours(hours, text):
     t = Thresholds(stale_headcount_hours=0, placement_unanswered_hours=0)
     decision = rules.stale_headcount(figures(last_headcount_at=NOW - timedelta(hours=hours, minutes=30)), NOW, t)
@@ -153,10 +153,19 @@ def test_spans_under_two_days_read_in_hours(hours, text):
     assert unanswered.message == f"Placement request 3 unanswered for {text}"
 
 
-def test_a_span_dated_ahead_reads_as_zero_hours():
+def test_spans_under_an_hour_read_in_minutes():
+    t = Thresholds(stale_headcount_hours=0, placement_unanswered_hours=0)
+    decision = rules.stale_headcount(figures(last_headcount_at=NOW - timedelta(minutes=30)), NOW, t)
+    assert decision.message == "No headcount from HAH for 30 minutes"
+    assert decision.figures["hours_since"] == 0
+    unanswered = rules.placement_unanswered(3, None, NOW - timedelta(minutes=1, seconds=59), NOW, t)
+    assert unanswered.message == "Placement request 3 unanswered for 1 minute"
+
+
+def test_a_span_dated_ahead_reads_as_zero_minutes():
     t = Thresholds(placement_unanswered_hours=-1)
     decision = rules.placement_unanswered(3, None, NOW + timedelta(minutes=30), NOW, t)
-    assert decision.message == "Placement request 3 unanswered for 0 hours"
+    assert decision.message == "Placement request 3 unanswered for 0 minutes"
 
 
 # placement_unanswered: `placement_unanswered_hours` (4) hours after the request.
@@ -172,7 +181,8 @@ def test_placement_unanswered_at_the_threshold(since, hours):
         assert decision is None
         return
     assert decision.figures == {"request": 17, "shelter": "PVPT", "requested_at": (NOW - since).isoformat(),
-                                "hours": hours, "threshold_hours": 4}
+                                "hours": hours, "minutes": int(since.total_seconds() // 60), "urgency": "routine",
+                                "threshold_minutes": 240, "threshold_hours": 4}
     assert (decision.key, decision.shelter) == (("placement_unanswered", "request", "17"), "PVPT")
 
 

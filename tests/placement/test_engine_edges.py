@@ -132,22 +132,24 @@ def test_exactly_enough_free_beds_is_eligible_and_one_fewer_is_not() -> None:
     short = make_candidate(code="SHORT", usable=5, occupied=2, held=1)
     ranking = rank_shelters(family, [exact, short])
     assert [s.shelter for s in ranking.suggestions] == ["EXACT"]
-    assert ranking.excluded[0].reasons == (Reason("no_free_beds", "not enough free beds: 2 free, 3 needed"),)
+    assert ranking.excluded[0].reasons == (Reason("no_free_beds", "not enough free beds: 2 free, 3 needed",
+                                                        {"free": 2, "needed": 3}),)
     assert hard_reasons(family, exact) == ()
     assert exact.free_beds == 3 and short.free_beds == 2
 
 
-@pytest.mark.parametrize(("usable", "occupied", "held", "message"), [
-    (0, 0, 0, "no free bed: no usable beds"),
-    (-1, 0, 0, "no free bed: no usable beds"),
-    (3, 2, 1, "no free bed: 3 of 3 taken"),
-    (3, 3, 1, "no free bed: 4 of 3 taken"),
-    (4, 1, 1, None),
+@pytest.mark.parametrize(("usable", "occupied", "held", "message", "values"), [
+    (0, 0, 0, "no free bed: no usable beds", {"free": 0, "needed": 1}),
+    (-1, 0, 0, "no free bed: no usable beds", {"free": 0, "needed": 1}),
+    (3, 2, 1, "no free bed: 3 of 3 taken", {"free": 0, "needed": 1, "taken": 3, "usable": 3}),
+    (3, 3, 1, "no free bed: 4 of 3 taken", {"free": 0, "needed": 1, "taken": 4, "usable": 3}),
+    (4, 1, 1, None, None),
 ])
-def test_no_free_bed_messages(usable: int, occupied: int, held: int, message: str | None) -> None:
+def test_no_free_bed_messages(usable: int, occupied: int, held: int, message: str | None,
+                              values: dict[str, int] | None) -> None:
     victim = make_profile()
     shelter = make_candidate(usable=usable, occupied=occupied, held=held)
-    expected = () if message is None else (Reason("no_free_beds", message),)
+    expected = () if message is None else (Reason("no_free_beds", message, values),)
     assert hard_reasons(victim, shelter) == expected
     ranking = rank_shelters(victim, [shelter])
     assert (ranking.excluded[0].reasons if ranking.excluded else ()) == expected
@@ -246,7 +248,9 @@ def test_antipodes_where_rounding_passes_one() -> None:
 
 def test_one_usable_bed_taken_is_not_no_usable_beds() -> None:
     shelter = make_candidate(usable=1, occupied=1, held=0)
-    assert hard_reasons(make_profile(), shelter) == (Reason("no_free_beds", "no free bed: 1 of 1 taken"),)
+    assert hard_reasons(make_profile(), shelter) == (Reason("no_free_beds", "no free bed: 1 of 1 taken",
+                                                                              {"free": 0, "needed": 1, "taken": 1,
+                                                                               "usable": 1}),)
     assert rank_shelters(make_profile(), [shelter]).excluded[0].reasons == hard_reasons(make_profile(), shelter)
 
 
