@@ -152,7 +152,7 @@ RATE_HEADERS = {
 EXAMPLE_STRINGS = {
     "code": "PVPT", "shelter": "PVPT", "case_code": "C-7Q4M-2K9D", "name": "Shelter for victims of trafficking",
     "region": "Prishtinë", "municipality": "Prishtinë", "address": "(withheld) Rruga 1", "telephone": "+383 38 000 000",
-    "nationality": "MD", "username": "officer.krasniqi", "organisation": "KP", "message": "no free bed: 5 of 5 taken",
+    "nationality": "MD", "username": "officer.krasniqi", "organisation": "KP", "message": "No free bed: 5 of 5 taken.",
     "note": "placed with family after assessment", "reason": "other", "subject": "PVPT", "by": "officer.krasniqi",
     "user": "officer.krasniqi", "method": "cp-sat", "operator": "PVPT", "next_cursor": "WzQyXQ", "password": "(secret)",
     "cursor": "WyJQVlBUIl0", "error_code": "shelter_full",
@@ -253,13 +253,13 @@ def _error_components(components: dict[str, Any]) -> None:
         "additionalProperties": True,
         "description": "A refusal. Some carry extra figures beside code, message and fields; each operation lists "
                        "the ones its answers carry.",
-        "example": {"code": "shelter_full", "message": "no free bed: 5 of 5 taken", "fields": {"shelter": "full"},
+        "example": {"code": "shelter_full", "message": "No free bed: 5 of 5 taken.", "fields": {"shelter": "full"},
                     "usable": 5, "occupied": 4, "reserved": 1, "needed": 1},
     }
     components["Error"] = {
         "type": "object", "required": ["error"], "properties": {"error": _schema_ref("ErrorDetail")},
         "description": "Every error the API answers, whatever its status.",
-        "example": {"error": {"code": "not_found", "message": "no shelter XYZ", "fields": {"code": "unknown"}}},
+        "example": {"error": {"code": "not_found", "message": "No shelter XYZ.", "fields": {"code": "unknown"}}},
     }
 
 

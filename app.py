@@ -231,7 +231,7 @@ def _register_transactions(app: Flask) -> None:
             message = i18n.lazy_gettext("The JSON body is nested deeper than %(levels)s levels.",
                                         levels=odd_input.MAX_JSON_DEPTH)
         else:
-            message = i18n.lazy_gettext("%(where)s holds characters that are not text", where=odd.where)
+            message = i18n.lazy_gettext("The %(where)s holds characters that are not text.", where=odd.where)
         raise DomainError(message, fields={odd.where: odd.problem})
 
     @app.before_request

@@ -68,14 +68,14 @@ def check_password_rules(password: str, min_length: int) -> None:
     """Raise Invalid when the password is too short, too long or on the common-password list."""
     if len(password) < min_length:
         raise Invalid(
-            _l("password must be at least %(count)s characters", count=min_length),
+            _l("Password must be at least %(count)s characters.", count=min_length),
             code="weak_password",
             fields={"password": f"at least {min_length} characters"},
         )
     if len(password) > 256:
-        raise Invalid(_l("password is too long"), code="weak_password", fields={"password": "at most 256 characters"})
+        raise Invalid(_l("Password is too long."), code="weak_password", fields={"password": "at most 256 characters"})
     if password.lower() in common_passwords():
-        raise Invalid(_l("password is on the list of common passwords; choose another"),
+        raise Invalid(_l("Password is on the list of common passwords; choose another."),
                       code="weak_password", fields={"password": "too common"})
 
 
@@ -92,11 +92,11 @@ def create_organisation(
 ) -> Organisation:
     """Create an organisation. Raises Invalid for a bad code or kind, Conflict when the code is taken."""
     if not ORG_CODE_PATTERN.match(code):
-        raise Invalid(_l("organisation code must be 2-16 capitals, digits or dashes"), fields={"code": "invalid"})
+        raise Invalid(_l("Organisation code must be 2-16 capitals, digits or dashes."), fields={"code": "invalid"})
     if kind not in set(OrganisationKind):
-        raise Invalid(_l("unknown organisation kind %(kind)s", kind=repr(kind)), fields={"kind": "unknown"})
+        raise Invalid(_l("Unknown organisation kind %(kind)s.", kind=repr(kind)), fields={"kind": "unknown"})
     if session.scalar(select(Organisation.id).where(Organisation.code == code)):
-        raise Conflict(_l("organisation %(code)s exists already", code=code), code="duplicate",
+        raise Conflict(_l("Organisation %(code)s exists already.", code=code), code="duplicate",
                        fields={"code": "taken"})
     org = Organisation(code=code, name=name, kind=kind, mou_in_force=mou_in_force, mou_since=mou_since)
     session.add(org)
@@ -109,7 +109,7 @@ def create_organisation(
 def get_organisation(session: Session, code: str) -> Organisation:
     org = session.scalar(select(Organisation).where(Organisation.code == code))
     if org is None:
-        raise NotFound(_l("no organisation %(code)s", code=code), fields={"org": "unknown"})
+        raise NotFound(_l("No organisation %(code)s.", code=code), fields={"org": "unknown"})
     return org
 
 
@@ -127,10 +127,10 @@ def set_webhook(session: Session, actor: User | None, now: datetime, organisatio
         except ValueError:  # e.g. a broken IPv6 literal
             host = None
         if host is None or parsed.scheme not in ("http", "https") or len(url) > 500:
-            raise Invalid(_l("the webhook must be an http or https URL of at most 500 characters"),
+            raise Invalid(_l("The webhook must be an http or https URL of at most 500 characters."),
                           fields={"url": "invalid"})
         if not secret or len(secret) < 16 or len(secret) > 200:
-            raise Invalid(_l("the webhook secret must be 16 to 200 characters"), fields={"secret": "invalid"})
+            raise Invalid(_l("The webhook secret must be 16 to 200 characters."), fields={"secret": "invalid"})
         organisation.webhook_url, organisation.webhook_secret = url, secret
     session.flush()
     audit.record(session, actor=actor, action="organisation.webhook", object_type="organisation",
@@ -148,7 +148,7 @@ def checked_email(email: str | None) -> str | None:
     if not email:
         return None
     if len(email) > 254 or not EMAIL_PATTERN.match(email):
-        raise Invalid(_l("e-mail address %(email)s is not valid", email=repr(email)), fields={"email": "invalid"})
+        raise Invalid(_l("E-mail address %(email)s is not valid.", email=repr(email)), fields={"email": "invalid"})
     return email
 
 
@@ -159,7 +159,7 @@ def checked_timezone(zone: str | None) -> str | None:
     if not zone:
         return None
     if len(zone) > 64 or i18n.zone_named(zone) is None:
-        raise Invalid(_l("unknown time zone %(zone)s", zone=repr(zone)), fields={"timezone": "unknown"})
+        raise Invalid(_l("Unknown time zone %(zone)s.", zone=repr(zone)), fields={"timezone": "unknown"})
     return zone
 
 
@@ -201,20 +201,20 @@ def create_user(
     """
     if not USERNAME_PATTERN.match(username):
         raise Invalid(
-            _l("username must be 2-64 lower-case letters, digits, dots, dashes or underscores"),
+            _l("Username must be 2-64 lower-case letters, digits, dots, dashes or underscores."),
             fields={"username": "invalid"},
         )
     if role not in set(Role):
-        raise Invalid(_l("unknown role %(role)s", role=repr(role)), fields={"role": "unknown"})
+        raise Invalid(_l("Unknown role %(role)s.", role=repr(role)), fields={"role": "unknown"})
     check_password_rules(password, password_min_length)
     email = checked_email(email)
     timezone = checked_timezone(timezone)
     if session.scalar(select(User.id).where(User.username == username)):
-        raise Conflict(_l("user %(username)s exists already", username=username), code="duplicate",
+        raise Conflict(_l("User %(username)s exists already.", username=username), code="duplicate",
                        fields={"username": "taken"})
     organisation = get_organisation(session, organisation_code) if organisation_code else None
     if shelters and role != Role.SHELTER_MANAGER:
-        raise Invalid(_l("only shelter managers run shelters"), fields={"shelters": "only for shelter_manager"})
+        raise Invalid(_l("Only shelter managers run shelters."), fields={"shelters": "only for shelter_manager"})
     user = User(
         username=username,
         role=role,
@@ -234,7 +234,7 @@ def create_user(
 def get_user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(_l("no user %(username)s", username=username), fields={"username": "unknown"})
+        raise NotFound(_l("No user %(username)s.", username=username), fields={"username": "unknown"})
     return user
 
 
@@ -331,7 +331,7 @@ def begin_totp_enrolment(session: Session, user: User) -> str:
     A user whose second factor is in force keeps it: enrolling again needs an admin reset first.
     """
     if user.has_totp:
-        raise Conflict(_l("two-factor sign-in is set up already"), code="totp_enrolled")
+        raise Conflict(_l("Two-factor sign-in is set up already."), code="totp_enrolled")
     if user.totp_secret is None:
         user.totp_secret = pyotp.random_base32()
         session.flush()
@@ -340,7 +340,7 @@ def begin_totp_enrolment(session: Session, user: User) -> str:
 
 def provisioning_uri(user: User) -> str:
     if user.totp_secret is None:
-        raise Invalid(_l("no TOTP secret to show"))
+        raise Invalid(_l("No TOTP secret to show."))
     return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.username, issuer_name=TOTP_ISSUER)
 
 
@@ -366,7 +366,7 @@ def confirm_totp_enrolment(session: Session, user: User, code: str, now: datetim
     None when the code does not match (audited as a failed enrolment).
     """
     if user.totp_secret is None or user.has_totp:
-        raise Conflict(_l("no two-factor enrolment in progress"), code="totp_not_pending")
+        raise Conflict(_l("No two-factor enrolment in progress."), code="totp_not_pending")
     code = _normalise_code(code)
     step = _matching_step(user.totp_secret, code, now, None) if code.isdigit() and len(code) == 6 else None
     if step is None:
@@ -472,7 +472,7 @@ def _token_digest(raw: str) -> str:
 def issue_token(session: Session, actor: User | None, now: datetime, user: User, days: int) -> str:
     """Create an API token for `user`, valid for `days`; returns the token, which is never stored."""
     if not 1 <= days <= 366:
-        raise Invalid(_l("a token lives 1 to 366 days"), fields={"days": "1..366"})
+        raise Invalid(_l("A token lives 1 to 366 days."), fields={"days": "1..366"})
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiToken(user=user, token_hash=_token_digest(raw), prefix=raw[:12], created_at=now,
                          expires_at=now + timedelta(days=days)))
@@ -549,7 +549,7 @@ def set_role(session: Session, actor: User | None, now: datetime, user: User, ro
     Raises Invalid for an unknown role.
     """
     if role not in set(Role):
-        raise Invalid(_l("unknown role %(role)s", role=repr(role)), fields={"role": "unknown"})
+        raise Invalid(_l("Unknown role %(role)s.", role=repr(role)), fields={"role": "unknown"})
     if user.role == role:
         return
     old = user.role
@@ -564,7 +564,7 @@ def set_role(session: Session, actor: User | None, now: datetime, user: User, ro
 def set_language(session: Session, user: User, language: str) -> None:
     """Keep the user's choice of interface language. Raises Invalid for a language not offered."""
     if language_code(language) is None:
-        raise Invalid(_l("unknown language %(language)s", language=repr(language)), fields={"language": "unknown"})
+        raise Invalid(_l("Unknown language %(language)s.", language=repr(language)), fields={"language": "unknown"})
     user.locale = language
 
 

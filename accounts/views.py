@@ -629,7 +629,7 @@ def change_role(username: str) -> Any:
         return redirect(url_for("accounts.users"))
     services.set_role(db.session, current_user, utcnow(), user, form.role.data)
     db.session.commit()
-    flash(_("%(username)s is now %(role)s; their sessions and tokens ended.", username=user.username,
+    flash(_("User %(username)s is now %(role)s; their sessions and tokens ended.", username=user.username,
             role=ROLE_LABELS.get(user.role, user.role)), "success")
     return redirect(url_for("accounts.users"))
 
@@ -645,8 +645,8 @@ def change_status(username: str) -> Any:
         return redirect(url_for("accounts.users"))
     services.set_active(db.session, current_user, utcnow(), user, active)
     db.session.commit()
-    flash(_("%(username)s enabled.", username=user.username) if active
-          else _("%(username)s disabled.", username=user.username), "success")
+    flash(_("User %(username)s enabled.", username=user.username) if active
+          else _("User %(username)s disabled.", username=user.username), "success")
     return redirect(url_for("accounts.users"))
 
 
@@ -657,7 +657,7 @@ def unlock_user(username: str) -> Any:
     user = _user_or_404(username)
     services.unlock(db.session, current_user, utcnow(), user)
     db.session.commit()
-    flash(_("%(username)s unlocked.", username=user.username), "success")
+    flash(_("User %(username)s unlocked.", username=user.username), "success")
     return redirect(url_for("accounts.users"))
 
 

@@ -13,6 +13,7 @@ from accounts.models import Role, User
 from alerts import services
 from alerts.models import Alert
 from errors import NotFound
+from i18n import lazy_gettext as _l
 
 
 def can_list_alerts(user: User) -> bool:
@@ -42,7 +43,7 @@ def load_alert(session: Session, user: User, alert_id: int) -> Alert:
     """The alert, or NotFound when it does not exist or `user` may not see it."""
     alert = services.get_alert(session, alert_id)
     if not can_view_alert(user, alert):
-        raise NotFound(f"no alert {alert_id}", fields={"alert": "unknown"})
+        raise NotFound(_l("No alert %(id)s.", id=alert_id), fields={"alert": "unknown"})
     return alert
 
 

@@ -20,6 +20,7 @@ from accounts.models import Role, User
 from alerts.models import SEVERITY_RANK, Alert, AlertComment, AlertStatus, Severity
 from alerts.rules import Decision
 from errors import AlreadyDone, Invalid, NotFound
+from i18n import lazy_gettext as _l
 from shelters import figures
 from shelters import services as shelter_services
 from shelters.models import Shelter, shelter_managers
@@ -196,7 +197,7 @@ def alert_sort_key(alert: Alert) -> tuple[int, datetime, int]:
 def get_alert(session: Session, alert_id: int) -> Alert:
     alert = session.get(Alert, alert_id)
     if alert is None:
-        raise NotFound(f"no alert {alert_id}", fields={"alert": "unknown"})
+        raise NotFound(_l("No alert %(id)s.", id=alert_id), fields={"alert": "unknown"})
     return alert
 
 
@@ -220,17 +221,18 @@ def open_counts(session: Session, shelter_ids: Sequence[int] | None = None) -> i
 
 def _clean_note(note: object) -> str:
     if not isinstance(note, str) or not note.strip():
-        raise Invalid("a note is required", fields={"note": "required"})
+        raise Invalid(_l("A note is required."), fields={"note": "required"})
     note = note.strip()
     if len(note) > NOTE_MAX:
-        raise Invalid(f"the note must be at most {NOTE_MAX} characters", fields={"note": f"<= {NOTE_MAX}"})
+        raise Invalid(_l("The note must be at most %(max)s characters.", max=NOTE_MAX),
+                      fields={"note": f"<= {NOTE_MAX}"})
     return note
 
 
 def acknowledge(session: Session, actor: User, now: datetime, alert: Alert) -> Alert:
     """Mark an open alert as seen and being handled. Raises AlreadyDone unless it is open."""
     if alert.status != AlertStatus.OPEN:
-        raise AlreadyDone(f"the alert is already {alert.status}", fields={"status": alert.status})
+        raise AlreadyDone(_l("The alert is already %(status)s.", status=alert.status), fields={"status": alert.status})
     alert.status = AlertStatus.ACKNOWLEDGED
     alert.acknowledged_at = now
     alert.acknowledged_by_id = actor.id
@@ -244,7 +246,7 @@ def resolve(session: Session, actor: User, now: datetime, alert: Alert, note: ob
     AlreadyDone when it is resolved already."""
     note = _clean_note(note)
     if alert.status == AlertStatus.RESOLVED:
-        raise AlreadyDone("the alert is already resolved", fields={"status": alert.status})
+        raise AlreadyDone(_l("The alert is already resolved."), fields={"status": alert.status})
     alert.status = AlertStatus.RESOLVED
     alert.resolved_at = now
     alert.resolved_by_id = actor.id

@@ -205,12 +205,12 @@ _STATE_WORDS = {
     RequestStatus.CANCELLED: lazy_pgettext("request status", "cancelled"),
 }
 _CANNOT = {
-    "reserved": N_("request %(id)s is %(status)s; it cannot be reserved"),
-    "accepted": N_("request %(id)s is %(status)s; it cannot be accepted"),
-    "rejected": N_("request %(id)s is %(status)s; it cannot be rejected"),
-    "admitted": N_("request %(id)s is %(status)s; it cannot be admitted"),
-    "declined": N_("request %(id)s is %(status)s; it cannot be declined"),
-    "cancelled": N_("request %(id)s is %(status)s; it cannot be cancelled"),
+    "reserved": N_("Request %(id)s is %(status)s; it cannot be reserved."),
+    "accepted": N_("Request %(id)s is %(status)s; it cannot be accepted."),
+    "rejected": N_("Request %(id)s is %(status)s; it cannot be rejected."),
+    "admitted": N_("Request %(id)s is %(status)s; it cannot be admitted."),
+    "declined": N_("Request %(id)s is %(status)s; it cannot be declined."),
+    "cancelled": N_("Request %(id)s is %(status)s; it cannot be cancelled."),
 }
 
 
@@ -272,16 +272,17 @@ def open_request(
     already in a shelter and this is not a transfer).
     """
     if urgency not in set(Urgency):
-        raise Invalid(_l("urgency must be one of %(values)s", values=", ".join(Urgency)), fields={"urgency": "unknown"})
+        raise Invalid(_l("Urgency must be one of %(values)s.", values=", ".join(Urgency)),
+                      fields={"urgency": "unknown"})
     exclude = list(dict.fromkeys(exclude))
     if exclude:
         shelter_services.get_shelters(session, exclude)  # Invalid naming unknown codes
     stay = shelter_services.open_stay(session, case)
     if stay is not None and not transfer:
-        raise AlreadyDone(_l("case %(code)s is already staying in a shelter; request a transfer instead",
+        raise AlreadyDone(_l("Case %(code)s is already staying in a shelter; request a transfer instead.",
                              code=case.code), code="case_already_placed", fields={"case_code": "has an open stay"})
     if stay is None and transfer:
-        raise Invalid(_l("case %(code)s is in no shelter; nothing to transfer", code=case.code),
+        raise Invalid(_l("Case %(code)s is in no shelter; nothing to transfer.", code=case.code),
                       fields={"transfer": "no stay"})
     if active_request(session, case) is not None:
         raise _live_request_exists(case)
@@ -319,7 +320,7 @@ def _json_value(session: Session, text: str) -> Any:
 
 
 def _live_request_exists(case: Case) -> AlreadyDone:
-    return AlreadyDone(_l("case %(code)s already has a live placement request", code=case.code),
+    return AlreadyDone(_l("Case %(code)s already has a live placement request.", code=case.code),
                        code="request_exists", fields={"case_code": "has a live request"})
 
 
@@ -367,7 +368,7 @@ def reserve(session: Session, actor: User, now: datetime, request: PlacementRequ
     (candidate,) = candidates(session, now, [shelter])
     reasons = [r for r in engine.hard_reasons(victim, candidate) if r.code != "no_free_beds"]
     if reasons:
-        raise Conflict(_l("%(shelter)s does not fit this case: %(reasons)s", shelter=shelter.code,
+        raise Conflict(_l("%(shelter)s does not fit this case: %(reasons)s.", shelter=shelter.code,
                           reasons="; ".join(r.message for r in reasons)),
                        code="not_eligible", fields={"shelter": "not eligible"},
                        details={"reasons": [r.message for r in reasons], "codes": [r.code for r in reasons],
@@ -436,13 +437,13 @@ def decline(session: Session, actor: User, now: datetime, request: PlacementRequ
             note: str | None = None) -> PlacementRequest:
     """The victim declined shelter: why matters to the secretariat ('other' needs a note)."""
     if reason not in DECLINE_REASONS:
-        raise Invalid(_l("reason must be one of %(values)s", values=", ".join(DECLINE_REASONS)),
+        raise Invalid(_l("Reason must be one of %(values)s.", values=", ".join(DECLINE_REASONS)),
                       fields={"reason": "unknown"})
     note = (note or "").strip() or None
     if reason == "other" and not note:
-        raise Invalid(_l("say why in the note"), fields={"note": "required for other"})
+        raise Invalid(_l("Say why in the note."), fields={"note": "required for other"})
     if note and len(note) > 1000:
-        raise Invalid(_l("the note is too long"), fields={"note": "at most 1000 characters"})
+        raise Invalid(_l("The note is too long."), fields={"note": "at most 1000 characters"})
     _require(request, (*WAITING, *HOLDING), "declined")
     _release(session, now, request, "declined")
     request.reason, request.note = reason, note

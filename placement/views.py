@@ -219,7 +219,7 @@ def new() -> Any:
     """A new case and its request in one transaction; or, with ?case=CODE, a request for a recorded case."""
     user = _user()
     if not permissions.can_request(user):
-        raise NotAllowed(_("only the police and the secretariat request placements"))
+        raise NotAllowed(_("Only the police and the secretariat request placements."))
     code = (request.args.get("case") or "").strip().upper()
     case = shelter_permissions.load_case(db.session, user, code, utcnow())[0] if code else None
     if case is not None and request.method == "GET":
@@ -338,8 +338,8 @@ def _act(request_id: int, *, owner: bool, form: Form, slot: str | None, action: 
     req = permissions.load_request(db.session, user, request_id, utcnow())
     allowed = permissions.is_owner(user, req) if owner else permissions.is_deciding_manager(user, req)
     if not allowed:
-        raise NotAllowed(_("only the requester or the secretariat may do this") if owner
-                         else _("only the manager of the reserved shelter may do this"))
+        raise NotAllowed(_("Only the requester or the secretariat may do this.") if owner
+                         else _("Only the manager of the reserved shelter may do this."))
     shown = {slot: form} if slot else {}
     if not form.validate():
         if isinstance(form, DecisionForm) and form.back.data == BACK_TO_BOARD and req.shelter is not None:
@@ -582,7 +582,7 @@ def _batch_preview(plan: services.BatchPlan, status: int = 200) -> tuple[str, in
 def batch_preview() -> Any:
     user = _user()
     if not permissions.can_run_batch(user):
-        raise NotAllowed(_("only the secretariat runs the batch assignment"))
+        raise NotAllowed(_("Only the secretariat runs the batch assignment."))
     if not Form().validate():
         flash(_("The batch was not previewed: the form was stale, try again."), "error")
         return _list_page(400)
@@ -610,7 +610,7 @@ def batch() -> Any:
     """Apply a previewed batch assignment (its `state` and `assign` pairs), only while nothing moved."""
     user = _user()
     if not permissions.can_run_batch(user):
-        raise NotAllowed(_("only the secretariat runs the batch assignment"))
+        raise NotAllowed(_("Only the secretariat runs the batch assignment."))
     if not Form().validate():
         flash(_("The batch was not run: the form was stale, try again."), "error")
         return _list_page(400)

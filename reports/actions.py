@@ -37,7 +37,7 @@ BEFORE_AFTER_DAYS = 90
 def _title(value: Any) -> str:
     title = value.strip() if isinstance(value, str) else ""
     if not title or len(title) > TITLE_MAX:
-        raise Invalid(_l("say what will be done, in 1 to %(max)s characters", max=TITLE_MAX),
+        raise Invalid(_l("Say what will be done, in 1 to %(max)s characters.", max=TITLE_MAX),
                       fields={"title": "required"})
     return title
 
@@ -46,14 +46,14 @@ def _note(value: Any) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str) or len(value) > NOTE_MAX:
-        raise Invalid(_l("the note is too long"), fields={"note": f"<= {NOTE_MAX}"})
+        raise Invalid(_l("The note is too long."), fields={"note": f"<= {NOTE_MAX}"})
     return value.strip()
 
 
 def _owner(session: Session, code: Any) -> Organisation:
     owner = session.scalar(select(Organisation).where(Organisation.code == code)) if isinstance(code, str) else None
     if owner is None:
-        raise Invalid(_l("choose the organisation that owns the action"), fields={"owner": "unknown"})
+        raise Invalid(_l("Choose the organisation that owns the action."), fields={"owner": "unknown"})
     return owner
 
 
@@ -64,12 +64,12 @@ def _due(value: Any) -> date:
         return date.fromisoformat(value) if isinstance(value, str) else None  # type: ignore[return-value]
     except ValueError:
         pass
-    raise Invalid(_l("give the due date as a day (YYYY-MM-DD)"), fields={"due_on": "invalid"})
+    raise Invalid(_l("Give the due date as a day (YYYY-MM-DD)."), fields={"due_on": "invalid"})
 
 
 def _status(value: Any) -> str:
     if value not in set(ActionStatus):
-        raise Invalid(_l("status must be one of %(values)s", values=", ".join(ActionStatus)),
+        raise Invalid(_l("Status must be one of %(values)s.", values=", ".join(ActionStatus)),
                       fields={"status": "unknown"})
     return str(value)
 
@@ -79,7 +79,7 @@ def _shelters(session: Session, codes: Sequence[str]) -> list[Shelter]:
     found = list(session.scalars(select(Shelter).where(Shelter.code.in_(codes)))) if codes else []
     missing = sorted(set(codes) - {s.code for s in found})
     if missing:
-        raise Invalid(_l("unknown shelters: %(codes)s", codes=", ".join(missing)), fields={"shelters": missing})
+        raise Invalid(_l("Unknown shelters: %(codes)s.", codes=", ".join(missing)), fields={"shelters": missing})
     return found
 
 
@@ -88,7 +88,7 @@ def _alerts(session: Session, ids: Sequence[int]) -> list[Alert]:
     found = list(session.scalars(select(Alert).where(Alert.id.in_(ids)))) if ids else []
     missing = sorted(set(ids) - {a.id for a in found})
     if missing:
-        raise Invalid(_l("unknown alerts: %(ids)s", ids=", ".join(map(str, missing))), fields={"alerts": missing})
+        raise Invalid(_l("Unknown alerts: %(ids)s.", ids=", ".join(map(str, missing))), fields={"alerts": missing})
     return found
 
 
@@ -138,7 +138,7 @@ def update_action(session: Session, actor: User, now: datetime, record: Action, 
 def get_action(session: Session, action_id: int) -> Action:
     record = session.get(Action, action_id)
     if record is None:
-        raise NotFound(_l("no such action"))
+        raise NotFound(_l("No such action."))
     return record
 
 
@@ -155,7 +155,7 @@ def resolve_alert_with_action(session: Session, actor: User, now: datetime, aler
     or to a new one (`values`, as `create_action`). Raises Invalid for another kind of alert; the alert's own
     rules (alerts.services.resolve) for the note."""
     if alert.kind not in EMPTY_SHELTER_ALERTS:
-        raise Invalid(_l("only an alert about an empty shelter is resolved with an action"),
+        raise Invalid(_l("Only an alert about an empty shelter is resolved with an action."),
                       fields={"alert": alert.kind})
     if action_id is not None:
         record = get_action(session, action_id)

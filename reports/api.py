@@ -51,7 +51,7 @@ def shelter_funnel(query: dict[str, Any], code: str) -> dict[str, Any]:
     try:
         period = evidence.parse_period(query.get("from_"), query.get("to"), now.date())
     except ValueError as exc:
-        raise Invalid(_l("give the period as days (YYYY-MM-DD), the end on or after the start"),
+        raise Invalid(_l("Give the period as days (YYYY-MM-DD), the end on or after the start."),
                       fields={str(exc): "invalid"}) from exc
     funnel = evidence.funnel(db.session, shelter, period, now)
     changes = evidence.what_ifs(db.session, shelter, period, Settings.from_config(current_app.config))

@@ -154,7 +154,7 @@ class ListField(StringField):
         if self.pattern is not None:
             bad = [v for v in self.data or [] if not self.pattern.match(v)]
             if bad:
-                raise ValidationError(_("not a two-letter code: %(codes)s", codes=", ".join(bad[:5])))
+                raise ValidationError(_("Not a two-letter code: %(codes)s.", codes=", ".join(bad[:5])))
 
 
 LANGUAGES_HINT = _l("Choose one or more (on a computer, hold Ctrl to add another); type a name's first letters "
@@ -221,7 +221,7 @@ class LanguagesField(SelectMultipleField):
         known = {c for c, _name in language_options("en")}
         bad = [v for v in self.data or [] if v not in known]
         if bad:
-            raise ValidationError(_("not a two-letter code: %(codes)s", codes=", ".join(bad[:5])))
+            raise ValidationError(_("Not a two-letter code: %(codes)s.", codes=", ".join(bad[:5])))
 
 
 class Between(NumberRange):

@@ -371,11 +371,11 @@ def _resident_row(session: Session, actor: User | None, now: datetime, values: d
                   outcome: RowOutcome) -> None:
     shelter_code, reference, admitted_on = values.pop("shelter"), values.pop("reference"), values.pop("admitted_on")
     if not REFERENCE.match(reference):
-        raise Invalid(_l("reference may hold letters, digits and . _ / - only, at most 40"),
+        raise Invalid(_l("Reference may hold letters, digits and . _ / - only, at most 40."),
                       fields={"reference": "invalid"})
     shelter = session.scalar(select(Shelter).where(Shelter.code == shelter_code))
     if shelter is None:
-        raise Invalid(_l("unknown shelter %(code)s", code=shelter_code), fields={"shelter": "unknown"})
+        raise Invalid(_l("Unknown shelter %(code)s.", code=shelter_code), fields={"shelter": "unknown"})
     intake = f"{shelter.code}/{reference}"
     if session.scalar(select(Case.id).where(Case.intake_reference == intake)) is not None:
         outcome.outcome = "unchanged"

@@ -224,15 +224,15 @@ def partner_beds(session: Session, now: datetime) -> PartnerBeds:
 # The one refusal for a record that does not exist, given also for one the caller may not see
 # (shelters.permissions): the two must read the same, word for word.
 def unknown_shelter(code: str) -> NotFound:
-    return NotFound(_l("no shelter %(code)s", code=code), fields={"shelter": "unknown"})
+    return NotFound(_l("No shelter %(code)s.", code=code), fields={"shelter": "unknown"})
 
 
 def unknown_case(code: str) -> NotFound:
-    return NotFound(_l("no case %(code)s", code=code), fields={"case_code": "unknown"})
+    return NotFound(_l("No case %(code)s.", code=code), fields={"case_code": "unknown"})
 
 
 def unknown_stay(stay_id: int) -> NotFound:
-    return NotFound(_l("no stay %(stay)s", stay=stay_id), fields={"stay": "unknown"})
+    return NotFound(_l("No stay %(stay)s.", stay=stay_id), fields={"stay": "unknown"})
 
 
 def get_shelter(session: Session, code: str) -> Shelter:
@@ -247,7 +247,7 @@ def get_shelters(session: Session, codes: Sequence[str]) -> list[Shelter]:
     found = {s.code: s for s in session.scalars(select(Shelter).where(Shelter.code.in_(list(codes))))}
     missing = [c for c in codes if c not in found]
     if missing:
-        raise Invalid(_l("unknown shelter %(codes)s", codes=", ".join(missing)), fields={"shelters": "unknown"})
+        raise Invalid(_l("Unknown shelter %(codes)s.", codes=", ".join(missing)), fields={"shelters": "unknown"})
     return [found[c] for c in codes]
 
 
@@ -337,25 +337,28 @@ def get_stay(session: Session, stay_id: int) -> Stay:
 def _check_list(name: str, values: Any, allowed: Sequence[str] | None = None,
                 pattern: re.Pattern | None = None) -> list[str]:
     if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
-        raise Invalid(_l("%(field)s must be a list of codes", field=_field(name)), fields={name: "list of strings"})
+        raise Invalid(_l("The field %(field)s must be a list of codes.", field=_field(name)),
+                      fields={name: "list of strings"})
     out = list(dict.fromkeys(values))
     bad = [v for v in out if (allowed is not None and v not in allowed) or (pattern and not pattern.match(v))]
     if bad:
-        raise Invalid(_l("unknown %(field)s: %(values)s", field=_field(name), values=", ".join(bad[:5])),
+        raise Invalid(_l("Unknown %(field)s: %(values)s.", field=_field(name), values=", ".join(bad[:5])),
                       fields={name: "unknown value"})
     return out
 
 
 def _check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     if value not in allowed:
-        raise Invalid(_l("%(field)s must be one of %(values)s", field=_field(name), values=", ".join(allowed)),
+        raise Invalid(_l("The field %(field)s must be one of %(values)s.",
+                         field=_field(name), values=", ".join(allowed)),
                       fields={name: "unknown value"})
     return value
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise Invalid(_l("%(field)s must be a whole number from %(low)s to %(high)s", field=_field(name), low=low,
+        raise Invalid(_l("The field %(field)s must be a whole number from %(low)s to %(high)s.",
+                         field=_field(name), low=low,
                          high=high), fields={name: f"{low}..{high}"})
     return value
 
@@ -363,10 +366,11 @@ def _check_int(name: str, value: Any, low: int, high: int) -> int:
 def _check_text(name: str, value: Any, max_length: int, required: bool = True) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise Invalid(_l("%(field)s is required", field=_field(name)), fields={name: "required"})
+            raise Invalid(_l("The field %(field)s is required.", field=_field(name)), fields={name: "required"})
         return None
     if not isinstance(value, str) or len(value) > max_length:
-        raise Invalid(_l("%(field)s must be text of at most %(max)s characters", field=_field(name), max=max_length),
+        raise Invalid(_l("The field %(field)s must be text of at most %(max)s characters.",
+                         field=_field(name), max=max_length),
                       fields={name: f"<= {max_length}"})
     # NUL bytes and lone surrogates never get this far: app.py refuses them in any request (odd_input.py).
     return value.strip()
@@ -375,7 +379,7 @@ def _check_text(name: str, value: Any, max_length: int, required: bool = True) -
 def _clean_shelter_values(session: Session, values: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(values) - set(SHELTER_FIELDS)
     if unknown:
-        raise Invalid(_l("unknown field %(fields)s", fields=", ".join(sorted(unknown))),
+        raise Invalid(_l("Unknown field %(fields)s.", fields=", ".join(sorted(unknown))),
                       fields={f: "unknown field" for f in unknown})
     clean: dict[str, Any] = {}
     for key, value in values.items():
@@ -393,17 +397,18 @@ def _clean_shelter_values(session: Session, values: Mapping[str, Any]) -> dict[s
             case "telephone":
                 clean[key] = _check_text(key, value, 40, required=False)
                 if clean[key] is not None and not TELEPHONE.match(clean[key]):
-                    raise Invalid(_l("telephone may hold digits, spaces and + ( ) - only"),
+                    raise Invalid(_l("Telephone may hold digits, spaces and + ( ) - only."),
                                   fields={key: "invalid"})
             case "opened_on":
                 if not isinstance(value, date) or isinstance(value, datetime):
-                    raise Invalid(_l("%(field)s must be a date", field=_field(key)), fields={key: "date"})
+                    raise Invalid(_l("The field %(field)s must be a date.", field=_field(key)), fields={key: "date"})
                 clean[key] = value
             case "lat" | "lon":
                 limit = 90 if key == "lat" else 180
                 if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                          or not -limit <= value <= limit):
-                    raise Invalid(_l("%(field)s must be a number from -%(limit)s to %(limit)s", field=_field(key),
+                    raise Invalid(_l("The field %(field)s must be a number from -%(limit)s to %(limit)s.",
+                                     field=_field(key),
                                      limit=limit), fields={key: "out of range"})
                 clean[key] = None if value is None else float(value)
             case "capacity" | "out_of_service":
@@ -413,7 +418,7 @@ def _clean_shelter_values(session: Session, values: Mapping[str, Any]) -> dict[s
             case "sexes":
                 clean[key] = _check_list(key, value, tuple(Sex))
                 if not clean[key]:
-                    raise Invalid(_l("a shelter takes at least one sex"), fields={key: "empty"})
+                    raise Invalid(_l("A shelter takes at least one sex."), fields={key: "empty"})
             case "ages":
                 clean[key] = _check_choice(key, value, tuple(Ages))
             case "services":
@@ -430,7 +435,7 @@ def _clean_shelter_values(session: Session, values: Mapping[str, Any]) -> dict[s
                 else:
                     org = session.scalar(select(Organisation).where(Organisation.code == value))
                     if org is None:
-                        raise Invalid(_l("unknown organisation %(code)s", code=value), fields={"operator": "unknown"})
+                        raise Invalid(_l("Unknown organisation %(code)s.", code=value), fields={"operator": "unknown"})
                     clean["operator"] = org
     return clean
 
@@ -439,16 +444,17 @@ def create_shelter(session: Session, actor: User | None, now: datetime, code: st
                    values: Mapping[str, Any]) -> Shelter:
     """Register a shelter. Raises Invalid for bad values, Conflict when the code is taken."""
     if not isinstance(code, str) or not SHELTER_CODE.match(code):
-        raise Invalid(_l("code must be 1-16 capitals, digits or dashes"), fields={"code": "invalid"})
+        raise Invalid(_l("Code must be 1-16 capitals, digits or dashes."), fields={"code": "invalid"})
     for required in ("name", "region", "capacity"):
         if required not in values:
-            raise Invalid(_l("%(field)s is required", field=_field(required)), fields={required: "required"})
+            raise Invalid(_l("The field %(field)s is required.", field=_field(required)), fields={required: "required"})
     clean = _clean_shelter_values(session, values)
     if clean.get("out_of_service", 0) > clean["capacity"]:
-        raise Invalid(_l("out_of_service cannot exceed capacity"), fields={"out_of_service": "above capacity"})
+        raise Invalid(_l("The field out_of_service cannot exceed capacity."),
+                      fields={"out_of_service": "above capacity"})
     clean["opened_on"] = _check_opened_on(clean.get("opened_on") or now.date(), now)
     if session.scalar(select(Shelter.id).where(Shelter.code == code)):
-        raise Conflict(_l("shelter %(code)s exists already", code=code), code="duplicate", fields={"code": "taken"})
+        raise Conflict(_l("Shelter %(code)s exists already.", code=code), code="duplicate", fields={"code": "taken"})
     shelter = Shelter(code=code, **clean)
     session.add(shelter)
     session.flush()
@@ -461,9 +467,9 @@ def create_shelter(session: Session, actor: User | None, now: datetime, code: st
 
 def _check_opened_on(opened_on: date, now: datetime) -> date:
     if opened_on > now.date():
-        raise Invalid(_l("opened_on cannot be in the future"), fields={"opened_on": "in the future"})
+        raise Invalid(_l("The field opened_on cannot be in the future."), fields={"opened_on": "in the future"})
     if opened_on.year < 1990:
-        raise Invalid(_l("opened_on is too far in the past"), fields={"opened_on": "before 1990"})
+        raise Invalid(_l("The field opened_on is too far in the past."), fields={"opened_on": "before 1990"})
     return opened_on
 
 
@@ -477,7 +483,7 @@ def _move_opening(session: Session, shelter: Shelter, opened_on: date, now: date
     """A corrected opening day: refused when a stay began before it; the capacity history starts on it."""
     first_admission = session.scalar(select(func.min(Stay.admitted_at)).where(Stay.shelter_id == shelter.id))
     if first_admission is not None and first_admission.date() < opened_on:
-        raise Invalid(_l("a stay began on %(day)s, before opened_on", day=first_admission.date().isoformat()),
+        raise Invalid(_l("A stay began on %(day)s, before opened_on.", day=first_admission.date().isoformat()),
                       fields={"opened_on": "after a stay began"})
     first = session.scalar(select(CapacityChange).where(CapacityChange.shelter_id == shelter.id)
                            .order_by(CapacityChange.effective_at, CapacityChange.id).limit(1))
@@ -486,7 +492,7 @@ def _move_opening(session: Session, shelter: Shelter, opened_on: date, now: date
             CapacityChange.shelter_id == shelter.id, CapacityChange.id != first.id))
         start = _opening(opened_on, now)
         if later is not None and start >= later:
-            raise Invalid(_l("opened_on is after a recorded capacity change"),
+            raise Invalid(_l("The field opened_on is after a recorded capacity change."),
                           fields={"opened_on": "after a capacity change"})
         first.effective_at = start
 
@@ -518,8 +524,8 @@ def update_shelter(
     locked = _lock_shelter(session, shelter)
     if expected_version != locked.version:
         raise StaleVersion(
-            _l("shelter %(code)s was changed by someone else (version %(current)s, yours %(yours)s); "
-               "reload and try again", code=locked.code, current=locked.version, yours=expected_version),
+            _l("Shelter %(code)s was changed by someone else (version %(current)s, yours %(yours)s); "
+               "reload and try again.", code=locked.code, current=locked.version, yours=expected_version),
             fields={"version": "stale"},
             details={"current_version": locked.version},
         )
@@ -529,13 +535,14 @@ def update_shelter(
     capacity = clean.get("capacity", locked.capacity)
     out_of_service = clean.get("out_of_service", locked.out_of_service)
     if out_of_service > capacity:
-        raise Invalid(_l("out_of_service cannot exceed capacity"), fields={"out_of_service": "above capacity"})
+        raise Invalid(_l("The field out_of_service cannot exceed capacity."),
+                      fields={"out_of_service": "above capacity"})
     occ = figures.occupancy(session, now, [locked.id]).get(locked.id, figures.Occupancy())
     overflow = max(0, occ.occupied - (capacity - out_of_service))
     capacity_changed = (capacity, out_of_service) != (locked.capacity, locked.out_of_service)
     if capacity_changed and overflow and not accept_overflow:
         raise Conflict(
-            _l("%(occupied)s beds are taken but only %(usable)s would be usable; confirm the overflow to save",
+            _l("%(occupied)s beds are taken but only %(usable)s would be usable; confirm the overflow to save.",
                occupied=occ.occupied, usable=capacity - out_of_service),
             code="capacity_below_occupancy",
             fields={"capacity": "below occupancy"},
@@ -554,16 +561,16 @@ def update_shelter(
 
 
 def _full(shelter: Shelter, occ: figures.Occupancy, free: int, beds: int) -> ShelterFull:
-    message = (_l("no free bed: %(taken)s of %(usable)s taken", taken=occ.occupied + occ.reserved,
+    message = (_l("No free bed: %(taken)s of %(usable)s taken.", taken=occ.occupied + occ.reserved,
                   usable=shelter.usable) if free <= 0
-               else _l("not enough free beds: %(free)s free, %(needed)s needed", free=free, needed=beds))
+               else _l("Not enough free beds: %(free)s free, %(needed)s needed.", free=free, needed=beds))
     return ShelterFull(message, fields={"shelter": "full"}, details={
         "usable": shelter.usable, "occupied": occ.occupied, "reserved": occ.reserved, "needed": beds})
 
 
 def _not_open(shelter: Shelter) -> ShelterNotOpen:
-    message = (_l("shelter %(code)s is suspended", code=shelter.code) if shelter.status == ShelterStatus.SUSPENDED
-               else _l("shelter %(code)s is closed", code=shelter.code))
+    message = (_l("Shelter %(code)s is suspended.", code=shelter.code) if shelter.status == ShelterStatus.SUSPENDED
+               else _l("Shelter %(code)s is closed.", code=shelter.code))
     return ShelterNotOpen(message, fields={"shelter": shelter.status})
 
 
@@ -583,7 +590,7 @@ def _new_case_code(session: Session, now: datetime) -> str:
         code = f"VOT-{now:%y}-" + "".join(secrets.choice(CASE_CODE_ALPHABET) for _ in range(6))
         if not session.scalar(select(Case.id).where(Case.code == code)):
             return code
-    raise Conflict(_l("could not allocate a case code; try again"), code="busy")
+    raise Conflict(_l("Could not allocate a case code; try again."), code="busy")
 
 
 def create_case(session: Session, actor: User | None, now: datetime, values: Mapping[str, Any]) -> Case:
@@ -593,14 +600,14 @@ def create_case(session: Session, actor: User | None, now: datetime, values: Map
     """
     identified_on = values.get("identified_on") or now.date()
     if not isinstance(identified_on, date) or isinstance(identified_on, datetime):
-        raise Invalid(_l("identified_on must be a date"), fields={"identified_on": "date"})
+        raise Invalid(_l("The field identified_on must be a date."), fields={"identified_on": "date"})
     if identified_on > now.date():
-        raise Invalid(_l("identified_on cannot be in the future"), fields={"identified_on": "in the future"})
+        raise Invalid(_l("The field identified_on cannot be in the future."), fields={"identified_on": "in the future"})
     if identified_on.year < 1990:
-        raise Invalid(_l("identified_on is too far in the past"), fields={"identified_on": "before 1990"})
+        raise Invalid(_l("The field identified_on is too far in the past."), fields={"identified_on": "before 1990"})
     age, birth_year = values.get("age"), values.get("birth_year")
     if (age is None) == (birth_year is None):
-        raise Invalid(_l("give either age or birth_year"),
+        raise Invalid(_l("Give either age or birth_year."),
                       fields={"age": "age or birth_year", "birth_year": "age or birth_year"})
     if age is not None:
         birth_year = identified_on.year - _check_int("age", age, 0, 120)
@@ -608,7 +615,7 @@ def create_case(session: Session, actor: User | None, now: datetime, values: Map
         _check_int("birth_year", birth_year, identified_on.year - 120, identified_on.year)
     nationality = values.get("nationality")
     if not isinstance(nationality, str) or not COUNTRY_CODE.match(nationality):
-        raise Invalid(_l("nationality must be an ISO 3166 alpha-2 code such as AL or MD"),
+        raise Invalid(_l("Nationality must be an ISO 3166 alpha-2 code such as AL or MD."),
                       fields={"nationality": "invalid"})
     case = Case(
         code=_new_case_code(session, now),
@@ -694,19 +701,20 @@ def admit_case(
     """
     admitted_at = admitted_at or now
     if admitted_at > now:
-        raise Invalid(_l("admitted_at cannot be in the future"), fields={"admitted_at": "in the future"})
+        raise Invalid(_l("The field admitted_at cannot be in the future."), fields={"admitted_at": "in the future"})
     if admitted_at.astimezone(UTC).date() < case.identified_on:
-        raise Invalid(_l("admitted_at is before the case was identified (%(day)s)",
+        raise Invalid(_l("The field admitted_at is before the case was identified (%(day)s).",
                          day=case.identified_on.isoformat()), fields={"admitted_at": "before identification"})
     if admitted_at.astimezone(UTC).date() < shelter.opened_on:
-        raise Invalid(_l("admitted_at is before the shelter opened (%(day)s)", day=shelter.opened_on.isoformat()),
+        raise Invalid(_l("The field admitted_at is before the shelter opened (%(day)s).",
+                         day=shelter.opened_on.isoformat()),
                       fields={"admitted_at": "before the shelter opened"})
     locked = _lock_shelter(session, shelter)
     if locked.status != ShelterStatus.OPEN:
         raise _not_open(locked)
     current = open_stay(session, case)
     if current is not None:
-        raise AlreadyDone(_l("case %(code)s is already staying in a shelter", code=case.code),
+        raise AlreadyDone(_l("Case %(code)s is already staying in a shelter.", code=case.code),
                           code="case_already_placed",
                           fields={"case_code": "has an open stay"})
     beds = 1 + case.children
@@ -714,7 +722,7 @@ def admit_case(
     held_for_us = 0
     if reservation is not None:
         if reservation.shelter_id != locked.id or reservation.released_at is not None or reservation.held_until <= now:
-            raise Conflict(_l("the reservation is not live at this shelter"), code="reservation_not_live")
+            raise Conflict(_l("The reservation is not live at this shelter."), code="reservation_not_live")
         held_for_us = reservation.beds
     free = locked.usable - occ.occupied - (occ.reserved - held_for_us)
     if free < beds:
@@ -729,7 +737,7 @@ def admit_case(
     try:
         session.flush()
     except IntegrityError as exc:  # the one-open-stay index caught a concurrent admission
-        raise AlreadyDone(_l("case %(code)s is already staying in a shelter", code=case.code),
+        raise AlreadyDone(_l("Case %(code)s is already staying in a shelter.", code=case.code),
                           code="case_already_placed",
                           fields={"case_code": "has an open stay"}) from exc
     audit.record(session, actor=actor, action="stay.admit", object_type="case", object_id=case.code, now=now,
@@ -754,18 +762,19 @@ def discharge_stay(
     and AlreadyDone when the stay is closed already.
     """
     if reason not in set(DischargeReason):
-        raise Invalid(_l("reason must be one of %(values)s", values=", ".join(DischargeReason)),
+        raise Invalid(_l("Reason must be one of %(values)s.", values=", ".join(DischargeReason)),
                       fields={"reason": "unknown"})
     note = _check_text("note", note, 1000, required=reason == DischargeReason.OTHER)
     discharged_at = discharged_at or now
     if discharged_at > now:
-        raise Invalid(_l("discharged_at cannot be in the future"), fields={"discharged_at": "in the future"})
+        raise Invalid(_l("The field discharged_at cannot be in the future."), fields={"discharged_at": "in the future"})
     _lock_shelter(session, stay.shelter)
     session.refresh(stay)
     if stay.discharged_at is not None:
-        raise AlreadyDone(_l("stay %(stay)s was discharged already", stay=stay.id), fields={"stay": "discharged"})
+        raise AlreadyDone(_l("Stay %(stay)s was discharged already.", stay=stay.id), fields={"stay": "discharged"})
     if discharged_at < stay.admitted_at:
-        raise Invalid(_l("discharged_at is before the admission"), fields={"discharged_at": "before admission"})
+        raise Invalid(_l("The field discharged_at is before the admission."),
+                      fields={"discharged_at": "before admission"})
     stay.discharged_at = discharged_at
     stay.discharge_reason = reason
     stay.discharge_note = note

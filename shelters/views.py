@@ -223,7 +223,7 @@ def _invalid(shelter: Shelter, what: str, **forms: Any) -> tuple[str, int]:
 @roles_required(*ALL_ROLES)
 def board(code: str) -> Any:
     if not permissions.can_list_shelters(_user()):
-        raise NotAllowed(_l("partners see figures by region only"))
+        raise NotAllowed(_l("Partners see figures by region only."))
     return _board(services.get_shelter(db.session, code))
 
 

@@ -24,11 +24,11 @@ def test_users_create_reads_the_password_from_stdin(runner, make):
 
 
 @pytest.mark.parametrize(("args", "password", "message"), [
-    (["users", "create", "x1", "--role", "wizard"], "a long enough password", "unknown role"),
+    (["users", "create", "x1", "--role", "wizard"], "a long enough password", "Unknown role"),
     (["users", "create", "x1", "--role", "police"], "short", "at least 12"),
     (["users", "create", "x1", "--role", "shelter_manager", "--shelter", "NOPE"], "a long enough password",
-     "unknown shelter"),
-    (["users", "create", "Bad Name", "--role", "police"], "a long enough password", "username"),
+     "Unknown shelter"),
+    (["users", "create", "Bad Name", "--role", "police"], "a long enough password", "Username"),
 ])
 def test_users_create_refusals(runner, app, args, password, message):
     result = runner.invoke(args=args, input=password + "\n")
@@ -47,7 +47,7 @@ def test_manager_is_linked_to_shelters(runner, make):
 @pytest.mark.parametrize(("name", "password", "message"), [
     ("officer", "short", "at least 12"),
     ("officer", "password1234", "common passwords"),
-    ("ghost", "a long enough password", "no user ghost"),
+    ("ghost", "a long enough password", "No user ghost."),
 ])
 def test_users_reset_password_refusals_name_the_reason_and_change_nothing(runner, make, name, password, message):
     user = make.user("police", username="officer")
@@ -69,7 +69,7 @@ def test_token_is_alone_on_the_last_line_and_works(runner, client, make):
 
 def test_token_for_unknown_user_fails(runner, app):
     result = runner.invoke(args=["users", "token", "ghost"])
-    assert result.exit_code != 0 and "no user ghost" in result.output
+    assert result.exit_code != 0 and "No user ghost." in result.output
 
 
 def test_audit_events_refuse_update_and_delete(make):

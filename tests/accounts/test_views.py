@@ -126,7 +126,7 @@ def test_admin_creates_an_organisation(client, pages, make):
 
     again = pages.post("/admin/organisations", {"code": "KP-DHT", "name": "Again", "kind": "police"})
     assert again.status_code == 409
-    assert "organisation KP-DHT exists already" in body(again)
+    assert "Organisation KP-DHT exists already." in body(again)
     bad = pages.post("/admin/organisations", {"code": "x", "name": "Bad", "kind": "police"})
     assert bad.status_code == 422
     assert 'id="code-errors"' in body(bad)
@@ -157,9 +157,9 @@ def test_admin_creates_a_shelter_manager_with_shelters(client, pages, make):
 
 @pytest.mark.parametrize(("data", "status", "message"), [
     ({"username": "officer", "password": "a long enough password", "role": "police", "shelters": ["PVPT"]},
-     422, "only shelter managers run shelters"),
+     422, "Only shelter managers run shelters."),
     ({"username": "officer", "password": "short", "role": "police"}, 422, "at least 12 characters"),
-    ({"username": "Bad Name!", "password": "a long enough password", "role": "police"}, 422, "username must be"),
+    ({"username": "Bad Name!", "password": "a long enough password", "role": "police"}, 422, "Username must be"),
     ({"username": "officer", "password": "a long enough password", "role": "emperor"}, 422, "Not a valid choice"),
 ])
 def test_user_form_refusals_name_the_field(client, pages, make, data, status, message):

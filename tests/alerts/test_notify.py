@@ -281,7 +281,7 @@ def test_users_get_an_e_mail_address_from_the_cli_and_the_api(app, runner, make,
     assert result.exit_code == 0, result.output
     result = runner.invoke(args=["users", "create", "bad", "--role", "police", "--email", "not an address"],
                            input="a long enough password\n")
-    assert result.exit_code != 0 and "e-mail address" in result.output
+    assert result.exit_code != 0 and "E-mail address" in result.output
     admin = make.user("admin")
     api = api_as(admin)
     answer = api.post("/users", json={"username": "dora", "password": "a long enough password", "role": "police",

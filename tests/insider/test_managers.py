@@ -61,7 +61,7 @@ def test_a_manager_cannot_take_over_a_case_by_admitting_it(api_as, pages, client
     seen = pages.post("/shelters/SHB/admit", {"case_code": code}, from_page="/shelters/SHB")
     unknown = pages.post("/shelters/SHB/admit", {"case_code": UNKNOWN_CASE}, from_page="/shelters/SHB")
     assert seen.status_code == unknown.status_code == 404
-    assert f"no case {code}" in body(seen)
+    assert f"No case {code}." in body(seen)
     assert stays_at(world.b) == 0
     # Their own shelter's manager does not take over a case staying or merely identified either.
     if state != "held at A":

@@ -37,7 +37,7 @@ def pvpt(make):
 def test_nul_in_an_api_path(api_as, make, pvpt, path):
     api = api_as(make.user("secretariat"))
     before = written()
-    assert error(api.get(path)) == {"code": "bad_request", "message": "path holds characters that are not text",
+    assert error(api.get(path)) == {"code": "bad_request", "message": "The path holds characters that are not text.",
                                     "fields": {"path": "invalid characters"}}
     assert written() == before
 

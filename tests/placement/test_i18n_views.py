@@ -63,7 +63,7 @@ def test_a_police_officer_in_serbian_gets_serbian_pages_and_an_english_api(clien
              "values": [{"sex": "female", "minor": False}]} in data["excluded"]
     error = client.post(f"/api/v1/placements/{rid}/reserve", json={"shelter": "MEN"}, headers=headers).get_json()["error"]
     assert error["code"] == "not_eligible"
-    assert error["message"] == "MEN does not fit this case: does not take women"
+    assert error["message"] == "MEN does not fit this case: does not take women."
 
 
 def _candidate(**overrides) -> Candidate:

@@ -256,7 +256,7 @@ def test_decline_records_the_reason(client, pages, officer, reserved):
     html = body(client.get(path))
     assert '<option value="fear_of_traffickers">Fear of the traffickers</option>' in html
     response = pages.post(f"{path}/decline", {"reason": "other", "note": ""})
-    assert response.status_code == 422 and "say why in the note" in body(response)
+    assert response.status_code == 422 and "Say why in the note." in body(response)
     assert pages.post(f"{path}/decline", {"reason": "bored"}).status_code == 422
     assert placement(reserved.id).status == "reserved"
     response = pages.post(f"{path}/decline", {"reason": "fear_of_traffickers", "note": "afraid of the region"})
@@ -359,9 +359,9 @@ def test_reserving_an_unknown_or_full_shelter_is_refused(client, pages, make, of
         make.stay(pvpt)
     pages.login(officer.username)
     response = pages.post(f"/placements/{req.id}/reserve", {"shelter": "NOPE"})
-    assert response.status_code == 404 and "no shelter NOPE" in body(response)
+    assert response.status_code == 404 and "No shelter NOPE." in body(response)
     response = pages.post(f"/placements/{req.id}/reserve", {"shelter": "PVPT"})
-    assert response.status_code == 409 and "no free bed" in body(response)
+    assert response.status_code == 409 and "No free bed" in body(response)
     assert pages.post(f"/placements/{req.id}/reserve", {}).status_code == 422
     assert placement(req.id).status == "open"
 

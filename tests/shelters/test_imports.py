@@ -74,8 +74,8 @@ def test_every_error_is_reported_by_row_and_column_and_nothing_is_applied(runner
     assert result.exit_code == 1 and "nothing was changed" in result.output
     out = result.output
     assert "row 2: GOOD: new" in out
-    assert "row 3, column code: code must be 1-16 capitals" in out
-    assert "row 4, column opened_on: opened_on cannot be in the future" in out
+    assert "row 3, column code: Code must be 1-16 capitals" in out
+    assert "row 4, column opened_on: The field opened_on cannot be in the future." in out
     assert "row 5, column capacity: not a whole number" in out
     assert "row 6, column code: the same as row 2" in out
     assert "row 7, column name: required" in out
@@ -96,8 +96,8 @@ def test_residents_come_with_their_admission_days_and_a_second_upload_adds_none(
              "nationality": "XK"}]
     path = _write(tmp_path, "residents.csv", _csv(rows, "residents"))
     refused = runner.invoke(args=["import", "residents", path, "--apply"])
-    assert "row 4, column admitted_on: admitted_at is before the shelter opened" in refused.output
-    assert "row 5, column shelter: unknown shelter NOPE" in refused.output
+    assert "row 4, column admitted_on: The field admitted_at is before the shelter opened" in refused.output
+    assert "row 5, column shelter: Unknown shelter NOPE." in refused.output
     assert db.session.scalar(select(func.count()).select_from(Case)) == 0
 
     path = _write(tmp_path, "residents.csv", _csv(rows[:2], "residents"))

@@ -57,7 +57,7 @@ def test_no_admission_into_a_full_shelter(make, now):
     make.stay(shelter)
     with pytest.raises(ShelterFull) as err:
         services.admit_case(db.session, None, now, shelter, make.case())
-    assert "no free bed: 1 of 1 taken" in err.value.message
+    assert "No free bed: 1 of 1 taken." in err.value.message
 
 
 def test_accompanying_children_need_beds_too(make, now):

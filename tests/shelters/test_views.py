@@ -126,7 +126,7 @@ def test_an_unknown_shelter_is_404(client, pages, make):
     pages.login(make.user("secretariat").username)
     response = client.get("/shelters/NOPE")
     assert response.status_code == 404
-    assert "no shelter NOPE" in body(response)
+    assert "No shelter NOPE." in body(response)
 
 
 # --- admit and discharge -----------------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def test_a_full_shelter_refuses_an_admission(client, pages, make, manager, pvpt)
     pages.login(make.user("secretariat").username)
     response = pages.post("/shelters/PVPT/admit", {"case_code": make.case().code})
     assert response.status_code == 409
-    assert "no free bed: 5 of 5 taken" in body(response)
+    assert "No free bed: 5 of 5 taken." in body(response)
     assert open_stays(pvpt) == 5
 
 
@@ -308,7 +308,7 @@ def test_bad_admissions_are_shown_not_crashed(client, pages, make, pvpt, manager
     pages.login(manager.username)
     unknown = pages.post("/shelters/PVPT/admit", {"case_code": "VOT-00-NOPE22"})
     assert unknown.status_code == 404
-    assert "no case VOT-00-NOPE22" in body(unknown) and 'id="admit-case_code-errors"' in body(unknown)
+    assert "No case VOT-00-NOPE22." in body(unknown) and 'id="admit-case_code-errors"' in body(unknown)
     future = (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     ahead = pages.post("/shelters/PVPT/admit", {"case_code": case.code, "admitted_at": future})
     assert ahead.status_code == 422
@@ -407,7 +407,7 @@ def test_a_duplicate_code_is_refused(client, pages, make, pvpt):
     pages.login(make.user("admin").username)
     response = pages.post("/shelters/new", {**SHELTER_FORM, "code": "PVPT"})
     assert response.status_code == 409
-    assert "shelter PVPT exists already" in body(response)
+    assert "Shelter PVPT exists already." in body(response)
 
 
 @pytest.mark.parametrize("role", ["police", "partner", "shelter_manager"])
@@ -498,12 +498,12 @@ def test_refusals_read_in_the_pages_language_and_in_english_through_the_api(clie
     pages.post("/language", {"language": "sq"})
     unknown = pages.post("/shelters/PVPT/admit", {"case_code": "VOT-00-NOPE22"})
     assert unknown.status_code == 404
-    assert "nuk ka rast VOT-00-NOPE22" in body(unknown) and "no case" not in body(unknown)
+    assert "Nuk ka rast VOT-00-NOPE22." in body(unknown) and "No case" not in body(unknown)
     refused = pages.post(f"/stays/{make.stay(pvpt).id}/discharge", {"reason": "other"})
-    assert refused.status_code == 422 and "shënimi është e detyrueshme" in body(refused)
+    assert refused.status_code == 422 and "Fusha «shënimi» është e detyrueshme." in body(refused)
     api = api_as(manager)
     answer = api.post("/shelters/PVPT/stays", json={"case_code": "VOT-00-NOPE22"})  # the manager chose sq
-    assert answer.status_code == 404 and answer.get_json()["error"]["message"] == "no case VOT-00-NOPE22"
+    assert answer.status_code == 404 and answer.get_json()["error"]["message"] == "No case VOT-00-NOPE22."
 
 
 def test_a_refusal_shows_what_was_typed_as_text(client, pages, make, pvpt, manager):
@@ -511,7 +511,7 @@ def test_a_refusal_shows_what_was_typed_as_text(client, pages, make, pvpt, manag
     response = pages.post("/shelters/PVPT/admit", {"case_code": "<b>x</b>"})
     assert response.status_code == 404
     html = body(response)
-    assert "no case &lt;B&gt;X&lt;/B&gt;" in html and "<B>X" not in html  # beside the field and flashed
+    assert "No case &lt;B&gt;X&lt;/B&gt;." in html and "<B>X" not in html  # beside the field and flashed
     missing = client.get("/shelters/%3Cb%3EZ")
     assert missing.status_code == 404 and "&lt;b&gt;Z" in body(missing) and "<b>Z" not in body(missing)
 
