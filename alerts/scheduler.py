@@ -302,7 +302,9 @@ def run_blocking(app: Flask) -> None:
         pass
     finally:
         if scheduler.running:
-            scheduler.shutdown(wait=False)
+            # Wait for a job in flight: one finishing after the release (the lease job itself, or a tick
+            # taking the lease) would hold the lease again for a whole period after this process is gone.
+            scheduler.shutdown(wait=True)
         with app.app_context():
             release_lease(db.session, scheduler.safehaven_holder)
             db.session.commit()
