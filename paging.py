@@ -101,3 +101,15 @@ def page_response(items_key: str, items: list[Any], cursor: str | None, **extra:
     response = jsonify({items_key: items, "next_cursor": cursor, **extra})
     response.headers.update(link_header(cursor))
     return response
+
+
+def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
+    """For pages numbered 1..`pages` (the HTML lists): the pages to link to, the first, the last and those within
+    `around` of `page`; None where a run of pages is left out."""
+    wanted = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
+    shown: list[int | None] = []
+    for number in wanted:
+        if shown and number - (shown[-1] or 0) > 1:
+            shown.append(None)
+        shown.append(number)
+    return shown

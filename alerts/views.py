@@ -25,6 +25,7 @@ from database import utcnow
 from errors import AlreadyDone, DomainError, Invalid, NotAllowed
 from extensions import db
 from i18n import lazy_gettext as _l
+from paging import page_numbers
 from shelters.models import Shelter
 
 bp = Blueprint("alerts", __name__)
@@ -135,18 +136,6 @@ def _wording() -> dict[str, Any]:
 
 
 PAGE_SIZE = 50  # alerts a page of the queue shows: a thousand at once took a third of a second to render
-
-
-def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
-    """The pages to link to: the first, the last and those within `around` of `page`; None where a run of
-    pages is left out."""
-    wanted = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
-    shown: list[int | None] = []
-    for number in wanted:
-        if shown and number - (shown[-1] or 0) > 1:
-            shown.append(None)
-        shown.append(number)
-    return shown
 
 
 @bp.get("/alerts")

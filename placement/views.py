@@ -37,11 +37,10 @@ from accounts.permissions import roles_required
 from database import utcnow
 from errors import Conflict, DomainError, Invalid, NotAllowed
 from extensions import db
-from i18n import format_when
+from i18n import format_when, lazy_pgettext
 from i18n import lazy_gettext as _l
-from i18n import lazy_pgettext
+from paging import page_numbers
 from placement import permissions, services
-from placement.serialisation import placement_json
 from placement.engine import DISTANCE_BANDS, TERMS
 from placement.forms import (
     BACK_TO_BOARD,
@@ -57,8 +56,9 @@ from placement.forms import (
     RejectForm,
     ReserveForm,
 )
-from placement.wording import exclusion_rows, reason_label, reason_text, stored_reasons
 from placement.models import HOLDING, WAITING, PlacementRequest, RequestStatus, Urgency
+from placement.serialisation import placement_json
+from placement.wording import exclusion_rows, reason_label, reason_text, stored_reasons
 from shelters import permissions as shelter_permissions
 from shelters import services as shelter_services
 from shelters.models import Case, Shelter
@@ -513,24 +513,13 @@ def _list_page(status: int = 200) -> tuple[str, int]:
         shelter_codes=shelters,
         can_request=permissions.can_request(user),
         can_run_batch=permissions.can_run_batch(user),
-        total=total, page=page, pages=pages, page_numbers=_page_numbers(page, pages),
+        total=total, page=page, pages=pages, page_numbers=page_numbers(page, pages),
         first=(page - 1) * LIST_PAGE_SIZE + 1, last=(page - 1) * LIST_PAGE_SIZE + len(rows),
     ), status
 
 
 SORT_LABELS = {"newest": _l("Newest first"), "oldest": _l("Oldest first"), "urgency": _l("Most urgent first"),
                "updated": _l("Last changed first")}
-
-
-def _page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
-    """The pages to link to: the first, the last and those within `around` of `page`; None for a gap."""
-    wanted = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
-    shown: list[int | None] = []
-    for number in wanted:
-        if shown and number - (shown[-1] or 0) > 1:
-            shown.append(None)
-        shown.append(number)
-    return shown
 
 
 @bp.get("/placements")

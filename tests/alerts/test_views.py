@@ -149,7 +149,7 @@ def test_a_queue_of_one_page_has_no_page_links(client, pages, cable):
 
 
 def test_page_numbers_keep_the_ends_and_the_neighbours():
-    from alerts.views import page_numbers
+    from paging import page_numbers
 
     assert page_numbers(1, 1) == [1]
     assert page_numbers(1, 3) == [1, 2, 3]
