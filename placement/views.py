@@ -58,7 +58,13 @@ from placement.forms import (
 )
 from placement.models import HOLDING, WAITING, PlacementRequest, RequestStatus, Urgency
 from placement.serialisation import placement_json
-from placement.wording import exclusion_rows, reason_label, reason_text, stored_reasons
+from placement.wording import (
+    TERM_LABELS,
+    exclusion_rows,
+    reason_label,
+    reason_text,
+    stored_reasons,
+)
 from shelters import permissions as shelter_permissions
 from shelters import services as shelter_services
 from shelters.models import Case, Shelter
@@ -69,12 +75,6 @@ bp = Blueprint("placement", __name__)
 LIST_LIMIT = 500  # the most requests the live stamp reads
 
 
-TERM_LABELS = {
-    "distance": _l("Distance"),
-    "language": _l("Shared language"),
-    "services": _l("Extra services"),
-    "utilisation": _l("Low utilisation"),
-}
 STATUS_LABELS = {
     RequestStatus.OPEN: _l("Open: choose a shelter"),
     RequestStatus.RESERVED: _l("Reserved: waiting for the shelter"),

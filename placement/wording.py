@@ -18,6 +18,13 @@ from i18n import lazy_gettext as _l
 from shelters.forms import SERVICE_LABELS
 
 # How many shelters a hard constraint left out, in words: "3 shelters: no free bed".
+# The score's terms, as a ranking and the funnel's "passed over" name them.
+TERM_LABELS = {
+    "distance": _l("Distance"),
+    "language": _l("Shared language"),
+    "services": _l("Extra services"),
+    "utilisation": _l("Low utilisation"),
+}
 REASON_LABELS = {
     "status": _l("not open"),
     "no_free_beds": _l("no free bed"),

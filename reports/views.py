@@ -18,7 +18,16 @@ from typing import Any, NamedTuple
 from urllib.parse import quote as url_quote
 
 from babel.dates import format_skeleton
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -39,8 +48,16 @@ from extensions import db
 from i18n import N_, format_day, local
 from i18n import lazy_gettext as _l
 from placement.services import Settings
-from placement.wording import reason_text
-from reports import actions, charts, evidence, identifications, labels, permissions, services
+from placement.wording import TERM_LABELS, reason_text
+from reports import (
+    actions,
+    charts,
+    evidence,
+    identifications,
+    labels,
+    permissions,
+    services,
+)
 from reports import demo as _demo  # noqa: F401  (registers the demo's evidence with shelters.demo)
 from reports.forms import ACTION_STATUSES, ActionForm, ActionStatusForm
 from reports.models import OPEN_STATUSES, Action
@@ -410,10 +427,7 @@ FUNNEL_STEPS = {
     "chosen": _l("Chosen (bed reserved)"), "accepted": _l("Accepted by the shelter"),
     "admitted": _l("Admitted to the shelter"), "stayed": _l("Stayed beyond 7 days"),
 }
-DECIDING_TERMS = {
-    "distance": _l("Distance"), "language": _l("Shared language"), "services": _l("Extra services"),
-    "utilisation": _l("Low utilisation"), "officer_choice": _l("The officer's choice (it scored no more)"),
-}
+DECIDING_TERMS = {**TERM_LABELS, "officer_choice": _l("The officer's choice (it scored no more)")}
 WHAT_IF_LABELS = {
     "takes_men": _l("Takes men"), "takes_all_ages": _l("Takes adults and minors"),
     "adds_interpretation": _l("Adds interpretation"), "high_security": _l("High security"),
